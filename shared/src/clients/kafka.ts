@@ -1,0 +1,123 @@
+import {
+  Kafka,
+  logLevel,
+  type Admin,
+  type Consumer,
+  type ConsumerConfig,
+  type ITopicConfig,
+  type LogEntry,
+  type Producer,
+  type ProducerConfig,
+} from "kafkajs";
+import type { Logger } from "../logger.ts";
+import { withRetry } from "./retry.ts";
+import { withTimeout, type Dependency } from "./dependency.ts";
+
+export interface KafkaOptions {
+  clientId: string;
+  brokers: string[];
+  logger: Logger;
+}
+
+export interface TopicSpec {
+  topic: string;
+  numPartitions: number;
+  replicationFactor: number;
+  /** Broker-side topic settings, e.g. `{ "min.insync.replicas": "2" }`. */
+  configs?: Record<string, string>;
+}
+
+export interface KafkaDependency extends Dependency {
+  kafka: Kafka;
+  admin: Admin;
+  /** Creates the listed topics that do not exist yet; existing ones are left as they are. */
+  ensureTopics(topics: TopicSpec[]): Promise<void>;
+  /** A connected producer; idempotent with acks from all in-sync replicas unless told otherwise. */
+  createProducer(config?: ProducerConfig): Promise<Producer>;
+  /** A consumer (not yet connected); disconnected by `close()` if the caller has not done so. */
+  createConsumer(config: ConsumerConfig): Consumer;
+}
+
+const levelMap: Record<number, "error" | "warn" | "info" | "debug"> = {
+  [logLevel.ERROR]: "error",
+  [logLevel.WARN]: "warn",
+  [logLevel.INFO]: "info",
+  [logLevel.DEBUG]: "debug",
+};
+
+/** Routes kafkajs's own logging into pino, one notch quieter (its INFO is chatty). */
+function kafkaLogCreator(logger: Logger) {
+  return () =>
+    ({ namespace, level, log }: LogEntry) => {
+      const { message, ...extra } = log;
+      const target = levelMap[level] ?? "info";
+      const quieter = target === "info" ? "debug" : target;
+      logger[quieter]({ namespace, ...extra }, message);
+    };
+}
+
+export async function createKafka({ clientId, brokers, logger }: KafkaOptions): Promise<KafkaDependency> {
+  const log = logger.child({ component: "kafka" });
+  const kafka = new Kafka({
+    clientId,
+    brokers,
+    logLevel: logLevel.WARN,
+    logCreator: kafkaLogCreator(log),
+    retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 5000 },
+  });
+  const admin = kafka.admin();
+  await withRetry(() => admin.connect(), { what: "kafka admin connect", logger: log });
+  log.info({ brokers }, "kafka connected");
+
+  const producers: Producer[] = [];
+  const consumers: Consumer[] = [];
+  let closed = false;
+
+  return {
+    name: "kafka",
+    kafka,
+    admin,
+    async ensureTopics(topics) {
+      const existing = new Set(await admin.listTopics());
+      const missing: ITopicConfig[] = topics
+        .filter((t) => !existing.has(t.topic))
+        .map((t) => ({
+          topic: t.topic,
+          numPartitions: t.numPartitions,
+          replicationFactor: t.replicationFactor,
+          configEntries: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
+        }));
+      if (missing.length === 0) return;
+      // Another replica may create the same topic at the same moment; kafkajs reports that
+      // as TOPIC_ALREADY_EXISTS inside the error, which is success for us.
+      try {
+        await admin.createTopics({ topics: missing, waitForLeaders: true });
+      } catch (err) {
+        if (!String((err as Error).message).includes("already exists")) throw err;
+      }
+      log.info({ topics: missing.map((t) => t.topic) }, "kafka topics created");
+    },
+    async createProducer(config) {
+      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: false, ...config });
+      await withRetry(() => producer.connect(), { what: "kafka producer connect", logger: log });
+      producers.push(producer);
+      return producer;
+    },
+    createConsumer(config) {
+      const consumer = kafka.consumer({ allowAutoTopicCreation: false, ...config });
+      consumers.push(consumer);
+      return consumer;
+    },
+    check: async () => {
+      await withTimeout(admin.describeCluster(), 3000, "kafka describeCluster");
+    },
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      // Consumers first (they may still be producing follow-up events), then producers flush.
+      await Promise.allSettled(consumers.map((c) => c.disconnect()));
+      await Promise.allSettled(producers.map((p) => p.disconnect()));
+      await admin.disconnect();
+    },
+  };
+}

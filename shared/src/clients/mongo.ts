@@ -1,0 +1,46 @@
+import { MongoClient, type Db } from "mongodb";
+import type { Logger } from "../logger.ts";
+import { withRetry } from "./retry.ts";
+import { withTimeout, type Dependency } from "./dependency.ts";
+
+export interface MongoDependency extends Dependency {
+  client: MongoClient;
+  db: Db;
+}
+
+export interface MongoOptions {
+  url: string;
+  dbName: string;
+  logger: Logger;
+  /** Connection pool ceiling. @default 20 */
+  maxPoolSize?: number;
+}
+
+/** Connects (retrying while the server starts) and pings; `check()` pings again. */
+export async function createMongo({ url, dbName, logger, maxPoolSize = 20 }: MongoOptions): Promise<MongoDependency> {
+  const log = logger.child({ component: "mongo" });
+  const client = new MongoClient(url, { maxPoolSize, serverSelectionTimeoutMS: 5000, connectTimeoutMS: 5000 });
+  await withRetry(
+    async () => {
+      await client.connect();
+      await client.db(dbName).command({ ping: 1 });
+    },
+    { what: "mongo connect", logger: log },
+  );
+  log.info({ dbName }, "mongo connected");
+  const db = client.db(dbName);
+  let closed = false;
+  return {
+    name: "mongo",
+    client,
+    db,
+    check: async () => {
+      await withTimeout(db.command({ ping: 1 }), 2000, "mongo ping");
+    },
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await client.close();
+    },
+  };
+}

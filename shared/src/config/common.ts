@@ -1,0 +1,40 @@
+import { z } from "zod";
+import { csv, positiveInt } from "./env-types.ts";
+
+/** Settings every process shares; each service extends this with its own. */
+export const baseEnv = z.object({
+  /** pino level. */
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Address the process's HTTP server binds to. */
+  HTTP_HOST: z.string().default("127.0.0.1"),
+  /** How long shutdown may take before the process exits anyway. */
+  SHUTDOWN_TIMEOUT_MS: positiveInt(15_000),
+});
+
+export const kafkaEnv = z.object({
+  /** Kafka bootstrap servers, comma-separated host:port. */
+  KAFKA_BROKERS: csv("127.0.0.1:9092"),
+  /** Partitions for the project's topics when they are first created. */
+  KAFKA_PARTITIONS: positiveInt(12),
+  /** Replication factor for the project's topics (3 on the 3-broker stack). */
+  KAFKA_REPLICATION_FACTOR: positiveInt(1),
+});
+
+export const mongoEnv = z.object({
+  /** MongoDB (or Mongo-wire server) connection string. */
+  MONGO_URL: z.string().default("mongodb://127.0.0.1:27017"),
+  /** Database name. */
+  MONGO_DB: z.string().min(1).default("chat"),
+});
+
+export const redisEnv = z.object({
+  /** Redis connection URL. */
+  REDIS_URL: z.string().default("redis://127.0.0.1:6379"),
+  /** Prefix on every key this cluster writes, so several clusters (or test runs) share one Redis. */
+  REDIS_PREFIX: z.string().default("chat:"),
+});
+
+export const amqpEnv = z.object({
+  /** RabbitMQ AMQP URL. */
+  AMQP_URL: z.string().default("amqp://guest:guest@127.0.0.1:5672"),
+});

@@ -1,0 +1,31 @@
+import { z } from "zod";
+
+/** A TCP port from env; "0" asks the OS for a free one (tests). */
+export const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+
+export const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+export const nonNegativeInt = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
+
+/** "true"/"1"/"yes" and "false"/"0"/"no", case-insensitive. */
+export const bool = (fallback: boolean) =>
+  z
+    .enum(["true", "false", "1", "0", "yes", "no", "TRUE", "FALSE"])
+    .default(fallback ? "true" : "false")
+    .transform((v) => ["true", "1", "yes", "TRUE"].includes(v));
+
+/** Comma-separated list, blanks dropped. */
+export const csv = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((v) =>
+      v
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string()).min(1, "needs at least one entry"));
+
+/** PEM text given either inline (with literal \n allowed) or as a file path in the *_FILE variant. */
+export const pem = () => z.string().transform((v) => v.replace(/\\n/g, "\n"));

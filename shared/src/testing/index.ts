@@ -1,0 +1,3 @@
+export * from "./wait-for.ts";
+export * from "./unique.ts";
+export * from "./stack-env.ts";

@@ -1,0 +1,41 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { freePort, spawnService, waitReady, type ServiceProcess } from "./helpers/processes.ts";
+
+const entries: Array<[string, string]> = [
+  ["auth", "services/auth/src/main.ts"],
+  ["message", "services/message/src/main.ts"],
+  ["scheduler", "services/scheduler/src/main-scheduler.ts"],
+  ["worker", "services/scheduler/src/main-worker.ts"],
+  ["gateway-a", "services/gateway/src/main.ts"],
+  ["gateway-b", "services/gateway/src/main.ts"],
+];
+
+describe("every process boots for real and shuts down cleanly", () => {
+  const running: ServiceProcess[] = [];
+  afterAll(() => {
+    for (const svc of running) svc.child.kill("SIGKILL");
+  });
+
+  it("answers /healthz, /readyz and /metrics, then exits 0 on SIGTERM", async () => {
+    for (const [name, entry] of entries) {
+      running.push(spawnService(name, entry, await freePort(), { GATEWAY_ID: `boot-${name}` }));
+    }
+    await Promise.all(running.map((svc) => waitReady(svc)));
+
+    for (const svc of running) {
+      const health = await fetch(`${svc.url}/healthz`);
+      expect(health.status, svc.name).toBe(200);
+      const ready = (await (await fetch(`${svc.url}/readyz`)).json()) as { status: string; checks: Record<string, string> };
+      expect(ready.status, svc.name).toBe("ready");
+      expect(Object.keys(ready.checks).length, svc.name).toBeGreaterThan(0);
+      const metrics = await (await fetch(`${svc.url}/metrics`)).text();
+      expect(metrics, svc.name).toContain("process_cpu_user_seconds_total");
+    }
+
+    for (const svc of running) svc.child.kill("SIGTERM");
+    const codes = await Promise.all(running.map((svc) => svc.exited));
+    expect(Object.fromEntries(running.map((svc, i) => [svc.name, codes[i]]))).toEqual(
+      Object.fromEntries(running.map((svc) => [svc.name, 0])),
+    );
+  });
+});
