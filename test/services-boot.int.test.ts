@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest";
+import { writeKeyPair } from "./helpers/cluster.ts";
 import { freePort, spawnService, waitReady, type ServiceProcess } from "./helpers/processes.ts";
 
 const entries: Array<[string, string]> = [
@@ -17,8 +18,10 @@ describe("every process boots for real and shuts down cleanly", () => {
   });
 
   it("answers /healthz, /readyz and /metrics, then exits 0 on SIGTERM", async () => {
+    const keys = writeKeyPair();
+    const env = { JWT_PRIVATE_KEY_FILE: keys.privateFile, JWT_PUBLIC_KEY_FILE: keys.publicFile, KAFKA_TOPIC_PREFIX: "boot." };
     for (const [name, entry] of entries) {
-      running.push(spawnService(name, entry, await freePort(), { GATEWAY_ID: `boot-${name}` }));
+      running.push(spawnService(name, entry, await freePort(), { ...env, GATEWAY_ID: `boot-${name}` }));
     }
     await Promise.all(running.map((svc) => waitReady(svc)));
 

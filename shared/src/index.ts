@@ -13,3 +13,8 @@ export * from "./http/error-handler.ts";
 export * from "./http/listen.ts";
 export * from "./http/metrics.ts";
 export * from "./http/ops-routes.ts";
+export * from "./http/validate.ts";
+export * from "./redis-keys.ts";
+export * from "./auth/token-verifier.ts";
+export * from "./config/keys.ts";
+export * from "./http/require-auth.ts";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { baseEnv, kafkaEnv, port, redisEnv } from "@chat/shared";
+import { baseEnv, csv, kafkaEnv, pemKeyEnv, port, positiveInt, redisEnv } from "@chat/shared";
 
 export const gatewayConfigSchema = baseEnv
   .merge(kafkaEnv)
@@ -16,7 +16,22 @@ export const gatewayConfigSchema = baseEnv
     AUTH_URL: z.string().url().default("http://127.0.0.1:4001"),
     /** Internal message service base URL. */
     MESSAGE_URL: z.string().url().default("http://127.0.0.1:4002"),
+    /** Origins allowed by CORS, comma-separated; "*" allows any. */
+    CORS_ORIGINS: csv("*"),
+    /** Largest accepted JSON body, in bytes. */
+    BODY_LIMIT_BYTES: positiveInt(64 * 1024),
+    /** Window of every rate limit, in seconds. */
+    RATE_LIMIT_WINDOW_S: positiveInt(60),
+    /** Login + register attempts per client IP per window. */
+    RATE_LIMIT_AUTH_PER_IP: positiveInt(30),
+    /** Login attempts per account (the `login` field) per window. */
+    RATE_LIMIT_LOGIN_PER_ACCOUNT: positiveInt(10),
+    /** Authenticated API requests per user per window. */
+    RATE_LIMIT_PER_USER: positiveInt(1200),
+    /** Unauthenticated API requests per IP per window (other than login/register). */
+    RATE_LIMIT_PER_IP: positiveInt(600),
   })
+  .and(pemKeyEnv("JWT_PUBLIC_KEY"))
   .transform((c) => ({ ...c, GATEWAY_ID: c.GATEWAY_ID ?? `gw-${c.PORT}` }));
 
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

@@ -1,5 +1,7 @@
-import { createKafka, createRedis, runService, type Logger, type RunningService } from "@chat/shared";
+import { createKafka, createRedis, createTokenVerifier, redisKeys, runService, type Logger, type RunningService } from "@chat/shared";
 import type { GatewayConfig } from "./config.ts";
+import { mountPublicApi } from "./http/public-api.ts";
+import { createRateLimiter } from "./http/rate-limiter.ts";
 
 export interface GatewayServiceOptions {
   handleSignals?: boolean;
@@ -12,10 +14,14 @@ export function startGateway(config: GatewayConfig, options: GatewayServiceOptio
     "gateway",
     config,
     config.PORT,
-    async ({ logger }) => {
+    async ({ logger, app }) => {
       const log = logger.child({ gatewayId: config.GATEWAY_ID });
       const kafka = await createKafka({ clientId: config.GATEWAY_ID, brokers: config.KAFKA_BROKERS, logger: log });
       const redis = await createRedis({ url: config.REDIS_URL, logger: log, connectionName: config.GATEWAY_ID });
+      const keys = redisKeys(config.REDIS_PREFIX);
+      const verifier = createTokenVerifier({ publicKey: config.JWT_PUBLIC_KEY, redis: redis.redis, keys });
+      const limiter = createRateLimiter({ redis: redis.redis, keys, windowS: config.RATE_LIMIT_WINDOW_S });
+      mountPublicApi(app, { config, logger: log, verifier, limiter });
       return { dependencies: [kafka, redis] };
     },
     options,

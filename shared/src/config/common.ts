@@ -18,6 +18,8 @@ export const kafkaEnv = z.object({
   KAFKA_PARTITIONS: positiveInt(12),
   /** Replication factor for the project's topics (3 on the 3-broker stack). */
   KAFKA_REPLICATION_FACTOR: positiveInt(1),
+  /** Prepended to every topic name, so several clusters (or test runs) can share brokers. */
+  KAFKA_TOPIC_PREFIX: z.string().regex(/^[A-Za-z0-9._-]*$/, "letters, digits, '.', '_' and '-' only").default(""),
 });
 
 export const mongoEnv = z.object({

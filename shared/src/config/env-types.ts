@@ -27,5 +27,4 @@ export const csv = (fallback: string) =>
     )
     .pipe(z.array(z.string()).min(1, "needs at least one entry"));
 
-/** PEM text given either inline (with literal \n allowed) or as a file path in the *_FILE variant. */
-export const pem = () => z.string().transform((v) => v.replace(/\\n/g, "\n"));
+

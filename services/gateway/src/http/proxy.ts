@@ -1,0 +1,46 @@
+import type { Request, RequestHandler } from "express";
+import { DependencyError, type Logger } from "@chat/shared";
+
+const FORWARDED_REQUEST_HEADERS = ["authorization", "content-type", "user-agent", "accept", "x-request-id"];
+const RETURNED_RESPONSE_HEADERS = ["content-type", "retry-after", "cache-control"];
+
+function forwardedFor(req: Request): string {
+  const prior = req.get("x-forwarded-for");
+  const ip = req.ip ?? req.socket.remoteAddress ?? "";
+  return prior && req.ip !== req.socket.remoteAddress ? `${prior}, ${ip}` : ip;
+}
+
+/**
+ * Forwards the request to an internal service and relays its answer. The body was already
+ * parsed (size-limited, valid JSON) by the gateway; the internal service validates it.
+ */
+export function proxyTo(baseUrl: string, logger: Logger, timeoutMs = 10_000): RequestHandler {
+  return async (req, res) => {
+    const headers: Record<string, string> = {};
+    for (const name of FORWARDED_REQUEST_HEADERS) {
+      const value = req.get(name);
+      if (value) headers[name] = value;
+    }
+    headers["x-forwarded-for"] = forwardedFor(req);
+    const hasBody = req.method !== "GET" && req.method !== "HEAD" && req.body !== undefined;
+    if (hasBody) headers["content-type"] = "application/json";
+    let upstream: Response;
+    try {
+      upstream = await fetch(new URL(req.originalUrl, baseUrl), {
+        method: req.method,
+        headers,
+        body: hasBody ? JSON.stringify(req.body) : undefined,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (err) {
+      logger.warn({ err, target: baseUrl, url: req.originalUrl }, "upstream unreachable");
+      throw new DependencyError("Upstream service unavailable", err);
+    }
+    res.status(upstream.status);
+    for (const name of RETURNED_RESPONSE_HEADERS) {
+      const value = upstream.headers.get(name);
+      if (value) res.setHeader(name, value);
+    }
+    res.send(Buffer.from(await upstream.arrayBuffer()));
+  };
+}

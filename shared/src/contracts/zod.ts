@@ -1,0 +1,25 @@
+import { extendZodWithOpenApi } from "@asteasolutions/zod-to-openapi";
+import { z } from "zod";
+
+// The contracts describe themselves for OpenAPI; this must run before any schema is built.
+extendZodWithOpenApi(z);
+
+export { z };
+
+const CONTROL_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
+const ALL_CONTROL_CHARS = /[\u0000-\u001F\u007F]/;
+
+/** Trimmed text without control characters (newlines allowed only when `multiline`). */
+export const cleanText = (min: number, max: number, multiline = false) =>
+  z
+    .string()
+    .trim()
+    .min(min)
+    .max(max)
+    .refine((v) => !(multiline ? CONTROL_CHARS : ALL_CONTROL_CHARS).test(v), "must not contain control characters");
+
+/** Ids are opaque strings we generate (UUIDs); anything else is refused before it reaches a query. */
+export const idSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,64}$/, "must be an id")
+  .openapi({ example: "0192f1c2-7d3a-7b4e-9c1d-2a3b4c5d6e7f" });
