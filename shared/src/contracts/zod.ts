@@ -6,7 +6,10 @@ extendZodWithOpenApi(z);
 
 export { z };
 
+// Control characters are exactly what these patterns exist to find.
+// eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
+// eslint-disable-next-line no-control-regex
 const ALL_CONTROL_CHARS = /[\u0000-\u001F\u007F]/;
 
 /** Trimmed text without control characters (newlines allowed only when `multiline`). */
