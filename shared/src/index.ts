@@ -18,3 +18,8 @@ export * from "./redis-keys.ts";
 export * from "./auth/token-verifier.ts";
 export * from "./config/keys.ts";
 export * from "./http/require-auth.ts";
+export * from "./presence/connection-registry.ts";
+export * from "./messaging/message-id.ts";
+export * from "./clients/batching-producer.ts";
+export * from "./messaging/send-record.ts";
+export * from "./delivery/delivery-publisher.ts";

@@ -18,6 +18,14 @@ export function redisKeys(prefix: string) {
     rateLimit: (bucket: string) => `${prefix}rl:${bucket}`,
     /** Set of user ids with at least one connected device, on any gateway. */
     onlineUsers: () => `${prefix}presence:online`,
+    /** Hash gatewayId -> open connections of this user on that gateway. */
+    userGateways: (userId: string) => `${prefix}presence:user:${userId}`,
+    /** Set of user ids connected to this gateway (what a sweep cleans when it dies). */
+    gatewayUsers: (gatewayId: string) => `${prefix}presence:gw:${gatewayId}`,
+    /** Sorted set gatewayId -> last heartbeat (ms since epoch). */
+    gateways: () => `${prefix}presence:gateways`,
+    /** String, short TTL: one sweeper at a time cleans a dead gateway. */
+    sweepLock: (gatewayId: string) => `${prefix}presence:sweep:${gatewayId}`,
   };
 }
 

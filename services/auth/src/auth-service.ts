@@ -2,6 +2,7 @@ import express from "express";
 import { createMongo, createRedis, createTokenVerifier, redisKeys, runService, type Logger, type RunningService } from "@chat/shared";
 import type { AuthConfig } from "./config.ts";
 import { createAuthRoutes } from "./routes/auth-routes.ts";
+import { createInternalRoutes } from "./routes/internal-routes.ts";
 import { createUserRoutes } from "./routes/user-routes.ts";
 import { createTokenService } from "./tokens/token-service.ts";
 import { createUserStore } from "./users/user-store.ts";
@@ -34,6 +35,7 @@ export function startAuthService(config: AuthConfig, options: AuthServiceOptions
       app.use(express.json({ limit: "16kb" }));
       app.use("/api/auth", createAuthRoutes({ users, tokens, verifier, bcryptCost: config.BCRYPT_COST }));
       app.use("/api/user", createUserRoutes({ users, verifier, redis: redis.redis, keys }));
+      app.use("/internal", createInternalRoutes({ users }));
       return { dependencies: [mongo, redis] };
     },
     options,

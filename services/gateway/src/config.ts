@@ -1,9 +1,10 @@
 import { z } from "zod";
-import { baseEnv, csv, kafkaEnv, pemKeyEnv, port, positiveInt, redisEnv } from "@chat/shared";
+import { baseEnv, csv, kafkaEnv, pemKeyEnv, port, positiveInt, presenceEnv, redisEnv } from "@chat/shared";
 
 export const gatewayConfigSchema = baseEnv
   .merge(kafkaEnv)
   .merge(redisEnv)
+  .merge(presenceEnv)
   .extend({
     /** Public HTTP + Socket.IO port of this replica. */
     PORT: port(3000),
@@ -30,6 +31,20 @@ export const gatewayConfigSchema = baseEnv
     RATE_LIMIT_PER_USER: positiveInt(1200),
     /** Unauthenticated API requests per IP per window (other than login/register). */
     RATE_LIMIT_PER_IP: positiveInt(600),
+    /** Largest Socket.IO / WebSocket frame accepted, in bytes. */
+    SOCKET_MAX_PAYLOAD_BYTES: positiveInt(64 * 1024),
+    /** Longest accepted message, in characters (the message service enforces it too). */
+    MESSAGE_MAX_LENGTH: positiveInt(4000),
+    /** Socket events per connection per second (burst: twice that). */
+    SOCKET_EVENTS_PER_SECOND: positiveInt(50),
+    /** `typing` signals per user per second. */
+    TYPING_PER_SECOND: positiveInt(4),
+    /** A "typing" with no follow-up turns into "stopped typing" after this long. */
+    TYPING_TTL_MS: positiveInt(6_000),
+    /** Messages replayed per conversation by a `resume`; more are paged through REST. */
+    RESUME_MAX_PER_CONVERSATION: positiveInt(500),
+    /** Partitions of this gateway's own delivery topic. */
+    KAFKA_DELIVERY_PARTITIONS: positiveInt(3),
   })
   .and(pemKeyEnv("JWT_PUBLIC_KEY"))
   .transform((c) => ({ ...c, GATEWAY_ID: c.GATEWAY_ID ?? `gw-${c.PORT}` }));

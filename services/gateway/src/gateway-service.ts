@@ -1,7 +1,26 @@
-import { createKafka, createRedis, createTokenVerifier, redisKeys, runService, type Logger, type RunningService } from "@chat/shared";
+import { Counter, Gauge } from "prom-client";
+import {
+  createBatchingProducer,
+  createConnectionRegistry,
+  createDeliveryPublisher,
+  createKafka,
+  createRedis,
+  createTokenVerifier,
+  redisKeys,
+  runService,
+  type Logger,
+  type RunningService,
+} from "@chat/shared";
+import { gatewayDeliveryTopicName, messageReadTopic, messageSendTopic, topicName } from "@chat/shared/contracts";
+import { createMessageClient } from "./backend/message-client.ts";
 import type { GatewayConfig } from "./config.ts";
+import { runDeliveryConsumer } from "./delivery/delivery-consumer.ts";
 import { mountPublicApi } from "./http/public-api.ts";
 import { createRateLimiter } from "./http/rate-limiter.ts";
+import { createPresence } from "./presence/presence.ts";
+import { createChatActions } from "./socket/chat-actions.ts";
+import { createLocalSessions } from "./socket/sessions.ts";
+import { attachSocketIo } from "./socket/socket-io-server.ts";
 
 export interface GatewayServiceOptions {
   handleSignals?: boolean;
@@ -14,15 +33,98 @@ export function startGateway(config: GatewayConfig, options: GatewayServiceOptio
     "gateway",
     config,
     config.PORT,
-    async ({ logger, app }) => {
-      const log = logger.child({ gatewayId: config.GATEWAY_ID });
-      const kafka = await createKafka({ clientId: config.GATEWAY_ID, brokers: config.KAFKA_BROKERS, logger: log });
-      const redis = await createRedis({ url: config.REDIS_URL, logger: log, connectionName: config.GATEWAY_ID });
+    async ({ logger, app, server, registry: metrics }) => {
+      const gatewayId = config.GATEWAY_ID;
+      const prefix = config.KAFKA_TOPIC_PREFIX;
+      const log = logger.child({ gatewayId });
+      const kafka = await createKafka({ clientId: gatewayId, brokers: config.KAFKA_BROKERS, logger: log });
+      const redis = await createRedis({ url: config.REDIS_URL, logger: log, connectionName: gatewayId });
       const keys = redisKeys(config.REDIS_PREFIX);
       const verifier = createTokenVerifier({ publicKey: config.JWT_PUBLIC_KEY, redis: redis.redis, keys });
       const limiter = createRateLimiter({ redis: redis.redis, keys, windowS: config.RATE_LIMIT_WINDOW_S });
       mountPublicApi(app, { config, logger: log, verifier, limiter });
-      return { dependencies: [kafka, redis] };
+
+      const deliveryTopic = gatewayDeliveryTopicName(prefix, gatewayId);
+      await kafka.ensureTopics([
+        {
+          topic: deliveryTopic,
+          numPartitions: config.KAFKA_DELIVERY_PARTITIONS,
+          replicationFactor: config.KAFKA_REPLICATION_FACTOR,
+          // Delivery events only matter live; history is the durable copy.
+          configs: { "retention.ms": String(3_600_000) },
+        },
+      ]);
+
+      const producer = await kafka.createProducer();
+      const batching = createBatchingProducer(producer);
+      const connections = createConnectionRegistry({ redis: redis.redis, keys, gatewayTtlMs: config.PRESENCE_GATEWAY_TTL_MS });
+      const delivery = createDeliveryPublisher({ producer, registry: connections, topicPrefix: prefix });
+      const messages = createMessageClient({ baseUrl: config.MESSAGE_URL });
+      const sessions = createLocalSessions();
+      const presence = createPresence({
+        gatewayId,
+        registry: connections,
+        messages,
+        delivery,
+        logger: log,
+        heartbeatMs: config.PRESENCE_HEARTBEAT_MS,
+        sweepMs: config.PRESENCE_SWEEP_MS,
+      });
+      const actions = createChatActions({
+        messages,
+        producer: batching,
+        delivery,
+        sendTopic: topicName(prefix, messageSendTopic),
+        readTopic: topicName(prefix, messageReadTopic),
+        maxContentLength: config.MESSAGE_MAX_LENGTH,
+        typingPerSecond: config.TYPING_PER_SECOND,
+        typingTtlMs: config.TYPING_TTL_MS,
+        resumeMaxPerConversation: config.RESUME_MAX_PER_CONVERSATION,
+      });
+
+      const consumed = new Counter({
+        name: "gateway_delivery_events_consumed_total",
+        help: "Delivery events this gateway read from its own topic",
+        labelNames: ["type"] as const,
+        registers: [metrics],
+      });
+      new Gauge({
+        name: "gateway_connected_devices",
+        help: "Devices connected to this gateway",
+        registers: [metrics],
+        collect() {
+          this.set(sessions.size);
+        },
+      });
+
+      const deliveryConsumer = kafka.createConsumer({ groupId: `${prefix}gateway.${gatewayId}` });
+      let joined = false;
+      deliveryConsumer.on(deliveryConsumer.events.GROUP_JOIN, () => (joined = true));
+      await runDeliveryConsumer({ consumer: deliveryConsumer, topic: deliveryTopic, sessions, logger: log, consumed });
+      await presence.start();
+
+      const socketIo = attachSocketIo({
+        server,
+        logger: log,
+        verifier,
+        presence,
+        actions,
+        sessions,
+        maxPayloadBytes: config.SOCKET_MAX_PAYLOAD_BYTES,
+        eventsPerSecond: config.SOCKET_EVENTS_PER_SECOND,
+        onDisconnected: (userId) => actions.userLeft(userId),
+      });
+
+      return {
+        dependencies: [kafka, redis],
+        isReady: () => joined,
+        shutdown: [
+          { name: "drain sockets", run: () => socketIo.drain() },
+          { name: "leave the registry", run: () => presence.stop() },
+          { name: "stop delivery consumer", run: () => deliveryConsumer.disconnect() },
+          { name: "flush producer", run: () => batching.flush() },
+        ],
+      };
     },
     options,
   );

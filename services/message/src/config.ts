@@ -1,11 +1,24 @@
-import { z } from "zod";
-import { baseEnv, kafkaEnv, mongoEnv, port, redisEnv } from "@chat/shared";
+import type { z } from "zod";
+import { z as zod } from "zod";
+import { baseEnv, kafkaEnv, mongoEnv, pemKeyEnv, port, positiveInt, presenceEnv, redisEnv } from "@chat/shared";
 
-export const messageConfigSchema = baseEnv.merge(kafkaEnv).merge(mongoEnv).merge(redisEnv).extend({
-  /** HTTP port of the internal conversations/messages API. */
-  PORT: port(4002),
-  /** Kafka consumer group shared by every message-service replica. */
-  MESSAGE_CONSUMER_GROUP: z.string().default("message-service"),
-});
+export const messageConfigSchema = baseEnv
+  .merge(kafkaEnv)
+  .merge(mongoEnv)
+  .merge(redisEnv)
+  .merge(presenceEnv)
+  .extend({
+    /** HTTP port of the internal conversations/messages API. */
+    PORT: port(4002),
+    /** Kafka consumer group shared by every message-service replica. */
+    MESSAGE_CONSUMER_GROUP: zod.string().default("message-service"),
+    /** Internal auth service base URL (to check that participants exist). */
+    AUTH_URL: zod.string().url().default("http://127.0.0.1:4001"),
+    /** Longest accepted message, in characters. */
+    MESSAGE_MAX_LENGTH: positiveInt(4000),
+    /** Largest group conversation. */
+    GROUP_MAX_MEMBERS: positiveInt(100),
+  })
+  .and(pemKeyEnv("JWT_PUBLIC_KEY"));
 
 export type MessageConfig = z.infer<typeof messageConfigSchema>;

@@ -1,22 +1,121 @@
-import { createKafka, createMongo, createRedis, runService, type Logger, type RunningService } from "@chat/shared";
+import express from "express";
+import { Counter } from "prom-client";
+import {
+  createBatchingProducer,
+  createConnectionRegistry,
+  createDeliveryPublisher,
+  createKafka,
+  createMongo,
+  createRedis,
+  createTokenVerifier,
+  redisKeys,
+  runService,
+  type Logger,
+  type RunningService,
+} from "@chat/shared";
+import { deadLetterTopicName, messageReadSchema, messageReadTopic, messageSendSchema, messageSendTopic, topicName } from "@chat/shared/contracts";
 import type { MessageConfig } from "./config.ts";
+import { runBatchConsumer } from "./pipeline/batch-consumer.ts";
+import { createReadHandler } from "./pipeline/handle-reads.ts";
+import { createSendHandler } from "./pipeline/handle-sends.ts";
+import { createConversationRoutes } from "./routes/conversation-routes.ts";
+import { createInternalRoutes } from "./routes/internal-routes.ts";
+import { createConversationStore } from "./store/conversation-store.ts";
+import { createMessageStore } from "./store/message-store.ts";
 
 export interface MessageServiceOptions {
   handleSignals?: boolean;
   logger?: Logger;
 }
 
-/** Persists messages from `message.send`, allocates `seq`, fans out delivery events. */
+/** Persists messages from `message.send`, allocates `seq`, fans out delivery events; owns conversations. */
 export function startMessageService(config: MessageConfig, options: MessageServiceOptions = {}): Promise<RunningService> {
   return runService(
     "message",
     config,
     config.PORT,
-    async ({ logger }) => {
+    async ({ logger, app, registry: metrics }) => {
+      const prefix = config.KAFKA_TOPIC_PREFIX;
       const kafka = await createKafka({ clientId: "message-service", brokers: config.KAFKA_BROKERS, logger });
       const mongo = await createMongo({ url: config.MONGO_URL, dbName: config.MONGO_DB, logger });
       const redis = await createRedis({ url: config.REDIS_URL, logger, connectionName: "message" });
-      return { dependencies: [kafka, mongo, redis] };
+      const keys = redisKeys(config.REDIS_PREFIX);
+
+      const topic = (t: { name: string }) => ({
+        topic: topicName(prefix, t),
+        numPartitions: config.KAFKA_PARTITIONS,
+        replicationFactor: config.KAFKA_REPLICATION_FACTOR,
+      });
+      const dlq = (t: { name: string }) => ({ ...topic(t), topic: deadLetterTopicName(prefix, t), numPartitions: 1 });
+      await kafka.ensureTopics([topic(messageSendTopic), topic(messageReadTopic), dlq(messageSendTopic), dlq(messageReadTopic)]);
+
+      const conversations = createConversationStore(mongo.db);
+      const messages = createMessageStore(mongo.db);
+      await Promise.all([conversations.ensureIndexes(), messages.ensureIndexes()]);
+
+      const producer = await kafka.createProducer();
+      const batching = createBatchingProducer(producer);
+      const connections = createConnectionRegistry({ redis: redis.redis, keys, gatewayTtlMs: config.PRESENCE_GATEWAY_TTL_MS });
+      const delivery = createDeliveryPublisher({ producer, registry: connections, topicPrefix: prefix });
+      const processed = new Counter({
+        name: "message_records_processed_total",
+        help: "Kafka records handled by the message service",
+        labelNames: ["topic", "outcome"] as const,
+        registers: [metrics],
+      });
+
+      const sendConsumer = kafka.createConsumer({ groupId: config.MESSAGE_CONSUMER_GROUP, sessionTimeout: 30_000, heartbeatInterval: 3000 });
+      const readConsumer = kafka.createConsumer({ groupId: `${config.MESSAGE_CONSUMER_GROUP}-reads` });
+      let joined = false;
+      sendConsumer.on(sendConsumer.events.GROUP_JOIN, () => (joined = true));
+      await Promise.all([sendConsumer.connect(), readConsumer.connect()]);
+      await runBatchConsumer({
+        consumer: sendConsumer,
+        dlqProducer: producer,
+        topic: topicName(prefix, messageSendTopic),
+        dlqTopic: deadLetterTopicName(prefix, messageSendTopic),
+        schema: messageSendSchema,
+        logger: logger.child({ component: "send-consumer" }),
+        processed,
+        handle: createSendHandler({ conversations, messages, maxContentLength: config.MESSAGE_MAX_LENGTH, delivery }),
+      });
+      await runBatchConsumer({
+        consumer: readConsumer,
+        dlqProducer: producer,
+        topic: topicName(prefix, messageReadTopic),
+        dlqTopic: deadLetterTopicName(prefix, messageReadTopic),
+        schema: messageReadSchema,
+        logger: logger.child({ component: "read-consumer" }),
+        processed,
+        handle: createReadHandler({ conversations, delivery }),
+      });
+
+      const verifier = createTokenVerifier({ publicKey: config.JWT_PUBLIC_KEY, redis: redis.redis, keys });
+      app.use(express.json({ limit: "256kb" }));
+      app.use(
+        "/api/conversations",
+        createConversationRoutes({
+          conversations,
+          messages,
+          verifier,
+          producer: batching,
+          sendTopic: topicName(prefix, messageSendTopic),
+          authUrl: config.AUTH_URL,
+          maxContentLength: config.MESSAGE_MAX_LENGTH,
+          groupMaxMembers: config.GROUP_MAX_MEMBERS,
+        }),
+      );
+      app.use("/internal", createInternalRoutes({ conversations, messages }));
+
+      return {
+        dependencies: [kafka, mongo, redis],
+        isReady: () => joined,
+        shutdown: [
+          // Disconnecting waits for the batch in hand; its offsets are committed inside it.
+          { name: "stop consumers", run: async () => void (await Promise.all([sendConsumer.disconnect(), readConsumer.disconnect()])) },
+          { name: "flush producer", run: () => batching.flush() },
+        ],
+      };
     },
     options,
   );

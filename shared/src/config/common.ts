@@ -40,3 +40,12 @@ export const amqpEnv = z.object({
   /** RabbitMQ AMQP URL. */
   AMQP_URL: z.string().default("amqp://guest:guest@127.0.0.1:5672"),
 });
+
+export const presenceEnv = z.object({
+  /** How often a gateway says it is alive. */
+  PRESENCE_HEARTBEAT_MS: positiveInt(5_000),
+  /** A gateway silent this long is dead: its users go offline and it gets no deliveries. */
+  PRESENCE_GATEWAY_TTL_MS: positiveInt(15_000),
+  /** How often gateways look for dead gateways to sweep. */
+  PRESENCE_SWEEP_MS: positiveInt(5_000),
+});

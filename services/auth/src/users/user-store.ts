@@ -78,6 +78,11 @@ export function createUserStore(db: Db) {
       return key.includes("@") ? users.findOne({ email: key }) : users.findOne({ usernameKey: key });
     },
 
+    async existingIds(ids: string[]): Promise<string[]> {
+      const docs = await users.find({ _id: { $in: ids } }).project<{ _id: string }>({ _id: 1 }).toArray();
+      return docs.map((d) => d._id);
+    },
+
     findById(id: string): Promise<UserDoc | null> {
       return users.findOne({ _id: id });
     },

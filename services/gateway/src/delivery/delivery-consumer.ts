@@ -1,0 +1,77 @@
+import type { Consumer } from "kafkajs";
+import type { Counter } from "prom-client";
+import type { Logger } from "@chat/shared";
+import { deliveryEventSchema, type DeliveryEvent } from "@chat/shared/contracts";
+import type { LocalSessions } from "../socket/sessions.ts";
+
+/** Hands one delivery event to the recipient's devices on this gateway. */
+export function dispatchDelivery(event: DeliveryEvent, sessions: LocalSessions): void {
+  switch (event.type) {
+    case "message":
+      for (const s of sessions.ofUser(event.recipientId)) s.emit("message_received", { message: event.message });
+      return;
+    case "read":
+      for (const s of sessions.ofUser(event.recipientId)) {
+        s.emit("message_read", { conversationId: event.conversationId, userId: event.userId, seq: event.seq });
+      }
+      return;
+    case "typing":
+      // Typing is scoped to the devices that joined the conversation's room.
+      for (const s of sessions.ofUser(event.recipientId)) {
+        if (s.rooms.has(event.conversationId)) {
+          s.emit("typing", { conversationId: event.conversationId, userId: event.userId, isTyping: event.isTyping });
+        }
+      }
+      return;
+    case "presence":
+      for (const s of sessions.ofUser(event.recipientId)) s.emit(event.online ? "user_online" : "user_offline", { userId: event.userId });
+      return;
+    case "push":
+      for (const s of sessions.ofUser(event.recipientId)) s.emit("push", { event: event.event, data: event.data });
+      return;
+    default: {
+      const unreachable: never = event;
+      throw new Error(`unhandled delivery event ${JSON.stringify(unreachable)}`);
+    }
+  }
+}
+
+export interface DeliveryConsumerDeps {
+  consumer: Consumer;
+  topic: string;
+  sessions: LocalSessions;
+  logger: Logger;
+  consumed: Counter<"type">;
+}
+
+/**
+ * Reads this gateway's own delivery topic (and nothing else): its delivery work grows
+ * with its own users, not with the number of gateways.
+ */
+export async function runDeliveryConsumer({ consumer, topic, sessions, logger, consumed }: DeliveryConsumerDeps): Promise<void> {
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: false });
+  await consumer.run({
+    partitionsConsumedConcurrently: 3,
+    eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
+      for (const message of batch.messages) {
+        const parsed = (() => {
+          try {
+            return deliveryEventSchema.safeParse(JSON.parse(String(message.value)));
+          } catch {
+            return undefined;
+          }
+        })();
+        if (parsed?.success) {
+          consumed.inc({ type: parsed.data.type });
+          dispatchDelivery(parsed.data, sessions);
+        } else {
+          consumed.inc({ type: "invalid" });
+          logger.warn({ topic, offset: message.offset }, "invalid delivery event skipped");
+        }
+        resolveOffset(message.offset);
+      }
+      await heartbeat();
+    },
+  });
+}

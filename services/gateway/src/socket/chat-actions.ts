@@ -1,0 +1,141 @@
+import {
+  DependencyError,
+  ForbiddenError,
+  RateLimitedError,
+  buildSendRecord,
+  checkContent,
+  type BatchingProducer,
+  type DeliveryPublisher,
+} from "@chat/shared";
+import type { ClientPayload, MessageRead } from "@chat/shared/contracts";
+import type { MessageClient } from "../backend/message-client.ts";
+import type { ChatSession } from "./sessions.ts";
+import { createTokenBucket } from "./token-bucket.ts";
+import { createTypingTracker } from "./typing-tracker.ts";
+
+export interface ChatActionsDeps {
+  messages: MessageClient;
+  producer: BatchingProducer;
+  delivery: DeliveryPublisher;
+  sendTopic: string;
+  readTopic: string;
+  maxContentLength: number;
+  typingPerSecond: number;
+  typingTtlMs: number;
+  resumeMaxPerConversation: number;
+}
+
+/**
+ * What a connected device can do, independent of its transport. Each action returns the
+ * extra fields of its `{ ok: true }` ack or throws an AppError for the `{ ok: false }` one.
+ */
+export function createChatActions(deps: ChatActionsDeps) {
+  const { messages, producer, delivery } = deps;
+  const typingBuckets = new Map<string, ReturnType<typeof createTokenBucket>>();
+
+  async function requireMember(session: ChatSession, conversationId: string): Promise<string[]> {
+    const participants = await messages.participantsOf(conversationId);
+    if (!participants.includes(session.userId)) throw new ForbiddenError("Not a member of this conversation", "NOT_A_MEMBER");
+    return participants;
+  }
+
+  async function produce(topic: string, message: Parameters<BatchingProducer["send"]>[1]): Promise<void> {
+    try {
+      await producer.send(topic, message);
+    } catch (err) {
+      throw new DependencyError("Kafka did not accept the message", err);
+    }
+  }
+
+  async function signalTyping(userId: string, conversationId: string, isTyping: boolean, participants: string[]) {
+    await delivery.publish(
+      participants.filter((p) => p !== userId).map((recipientId) => ({ v: 1, type: "typing", recipientId, conversationId, userId, isTyping })),
+    );
+  }
+
+  const typing = createTypingTracker(deps.typingTtlMs, (userId, conversationId) => {
+    void messages
+      .participantsOf(conversationId)
+      .then((participants) => signalTyping(userId, conversationId, false, participants))
+      .catch(() => undefined);
+  });
+
+  return {
+    async join_room(session: ChatSession, { conversationId }: ClientPayload<"join_room">) {
+      await requireMember(session, conversationId);
+      session.rooms.add(conversationId);
+      return {};
+    },
+
+    async leave_room(session: ChatSession, { conversationId }: ClientPayload<"leave_room">) {
+      session.rooms.delete(conversationId);
+      return {};
+    },
+
+    /**
+     * Acked once Kafka has the message from all in-sync replicas; the id is deterministic.
+     * Checks and hand-over to the producer run in the device's order, so a burst from one
+     * device is stored in the order it was sent; the Kafka round trips overlap.
+     */
+    async send_message(session: ChatSession, payload: ClientPayload<"send_message">) {
+      const { messageId, durable } = await session.ordered(async () => {
+        checkContent(payload.content, deps.maxContentLength);
+        await requireMember(session, payload.conversationId);
+        const { record, message } = buildSendRecord({ senderId: session.userId, kind: "user", ...payload });
+        return { messageId: record.messageId, durable: produce(deps.sendTopic, message) };
+      });
+      await durable;
+      return { messageId };
+    },
+
+    async typing(session: ChatSession, { conversationId, isTyping }: ClientPayload<"typing">) {
+      let bucket = typingBuckets.get(session.userId);
+      if (!bucket) typingBuckets.set(session.userId, (bucket = createTokenBucket(deps.typingPerSecond, deps.typingPerSecond * 2)));
+      if (!bucket.take()) throw new RateLimitedError(1, "Typing signals are rate-limited");
+      const participants = await requireMember(session, conversationId);
+      typing.typing(session.userId, conversationId, isTyping);
+      await signalTyping(session.userId, conversationId, isTyping, participants);
+      return {};
+    },
+
+    async mark_read(session: ChatSession, { conversationId, seq }: ClientPayload<"mark_read">) {
+      const durable = await session.ordered(async () => {
+        await requireMember(session, conversationId);
+        const record: MessageRead = { v: 1, conversationId, userId: session.userId, seq, readAt: new Date().toISOString() };
+        return { done: produce(deps.readTopic, { key: conversationId, value: JSON.stringify(record), headers: { v: "1", "user-id": session.userId } }) };
+      });
+      await durable.done;
+      return {};
+    },
+
+    /**
+     * Replays what the device missed since its last seen seq per conversation, in order.
+     * The device is registered before this runs, so anything persisted later reaches it live.
+     */
+    async resume(session: ChatSession, { conversations }: ClientPayload<"resume">) {
+      let replayed = 0;
+      const truncated: string[] = [];
+      for (const [conversationId, afterSeq] of Object.entries(conversations)) {
+        await requireMember(session, conversationId);
+        const page = await messages.messagesAfter(conversationId, afterSeq, deps.resumeMaxPerConversation);
+        for (const message of page.messages) session.emit("message_received", { message });
+        replayed += page.messages.length;
+        if (page.hasMore) truncated.push(conversationId);
+      }
+      return { replayed, truncated };
+    },
+
+    /** The device's user has no device left on this gateway: their typing ends now. */
+    userLeft(userId: string): void {
+      typingBuckets.delete(userId);
+      for (const conversationId of typing.stopAll(userId)) {
+        void messages
+          .participantsOf(conversationId)
+          .then((participants) => signalTyping(userId, conversationId, false, participants))
+          .catch(() => undefined);
+      }
+    },
+  };
+}
+
+export type ChatActions = ReturnType<typeof createChatActions>;

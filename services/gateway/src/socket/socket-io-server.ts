@@ -1,0 +1,114 @@
+import type { Server as HttpServer } from "node:http";
+import { Server, type Socket } from "socket.io";
+import { RateLimitedError, UnauthorizedError, type Logger, type TokenVerifier } from "@chat/shared";
+import { socketPayloadSchemas, type ClientEventName, type ClientToServerEvents, type ServerToClientEvents } from "@chat/shared/contracts";
+import type { Presence } from "../presence/presence.ts";
+import { acknowledged } from "./ack.ts";
+import type { ChatActions } from "./chat-actions.ts";
+import { createSerialQueue, type ChatSession, type LocalSessions } from "./sessions.ts";
+import { createTokenBucket } from "./token-bucket.ts";
+
+interface SocketData {
+  userId: string;
+  username: string;
+}
+
+type ChatSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+
+export interface SocketIoDeps {
+  server: HttpServer;
+  logger: Logger;
+  verifier: TokenVerifier;
+  presence: Presence;
+  actions: ChatActions;
+  sessions: LocalSessions;
+  maxPayloadBytes: number;
+  eventsPerSecond: number;
+  onDisconnected: (userId: string) => void;
+}
+
+const EVENT_NAMES = Object.keys(socketPayloadSchemas) as ClientEventName[];
+
+/**
+ * Socket.IO on the gateway: WebSocket transport only (no sticky sessions needed behind a
+ * load balancer), JWT checked in the handshake, the device registered in the cluster
+ * before its `connect` reaches the client, every event parsed and acknowledged.
+ */
+export function attachSocketIo(deps: SocketIoDeps) {
+  const { logger, verifier, presence, actions, sessions } = deps;
+  const log = logger.child({ component: "socket.io" });
+  const io = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>(deps.server, {
+    transports: ["websocket"],
+    maxHttpBufferSize: deps.maxPayloadBytes,
+    serveClient: false,
+    cors: { origin: true },
+  });
+  // Nothing needs the upgrade request after the handshake; dropping it saves memory per socket.
+  io.engine.on("connection", (raw: { request: unknown }) => {
+    raw.request = null;
+  });
+
+  io.use(async (socket, next) => {
+    try {
+      const fromAuth = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
+      const fromQuery = socket.handshake.query.token;
+      const token = typeof fromAuth === "string" ? fromAuth : typeof fromQuery === "string" ? fromQuery : undefined;
+      const claims = await verifier.verify(token);
+      socket.data.userId = claims.userId;
+      socket.data.username = claims.username;
+      await presence.connected(claims.userId);
+      next();
+    } catch (err) {
+      const e = new Error(err instanceof UnauthorizedError ? err.message : "Connection refused") as Error & { data?: unknown };
+      e.data = { code: err instanceof UnauthorizedError ? err.code : "UNAVAILABLE" };
+      next(e);
+    }
+  });
+
+  const pendingUnregistrations = new Set<Promise<void>>();
+
+  io.on("connection", (socket: ChatSocket) => {
+    const session: ChatSession = {
+      id: socket.id,
+      userId: socket.data.userId,
+      username: socket.data.username,
+      rooms: new Set(),
+      emit: (event, payload) => {
+        (socket.emit as (e: string, p: unknown) => void)(event, payload);
+      },
+      ordered: createSerialQueue(),
+    };
+    sessions.add(session);
+    const bucket = createTokenBucket(deps.eventsPerSecond, deps.eventsPerSecond * 2);
+
+    for (const name of EVENT_NAMES) {
+      const handler = acknowledged(socketPayloadSchemas[name], log, (payload) => {
+        if (!bucket.take()) return Promise.reject(new RateLimitedError(1, "Too many events on this connection"));
+        return (actions[name] as (s: ChatSession, p: unknown) => Promise<object>)(session, payload);
+      });
+      (socket.on as (e: string, h: (...args: unknown[]) => void) => void)(name, (payload, ack) => void handler(payload, ack));
+    }
+    socket.onAny((event: string, ...args: unknown[]) => {
+      if ((EVENT_NAMES as string[]).includes(event)) return;
+      const ack = args[args.length - 1];
+      if (typeof ack === "function") ack({ ok: false, error: { code: "UNKNOWN_EVENT", message: `Unknown event: ${event}` } });
+    });
+
+    socket.on("disconnect", () => {
+      sessions.remove(session);
+      if ([...sessions.ofUser(session.userId)].length === 0) deps.onDisconnected(session.userId);
+      const pending = presence.disconnected(session.userId).catch((err: unknown) => log.warn({ err }, "unregister failed"));
+      pendingUnregistrations.add(pending);
+      void pending.finally(() => pendingUnregistrations.delete(pending));
+    });
+  });
+
+  return {
+    io,
+    /** Disconnects every device (they reconnect to another replica) and waits for their unregistration. */
+    async drain(): Promise<void> {
+      io.disconnectSockets(true);
+      await Promise.allSettled([...pendingUnregistrations]);
+    },
+  };
+}

@@ -1,0 +1,88 @@
+import type { Consumer, KafkaMessage, Producer } from "kafkajs";
+import type { z } from "zod";
+import type { Logger } from "@chat/shared";
+import type { Counter } from "prom-client";
+
+export interface BatchConsumerOptions<S extends z.ZodTypeAny> {
+  consumer: Consumer;
+  /** Receives records that can never be processed, with the reason in a header. */
+  dlqProducer: Producer;
+  topic: string;
+  dlqTopic: string;
+  schema: S;
+  logger: Logger;
+  /** Records handled per call, at most. @default 500 */
+  chunkSize?: number;
+  /** Partitions processed in parallel. @default 3 */
+  partitionsConsumedConcurrently?: number;
+  processed?: Counter<"topic" | "outcome">;
+  /** Processes valid records (in partition order) and returns the invalid ones with a reason. */
+  handle(records: Array<z.infer<S>>): Promise<Array<{ record: z.infer<S>; reason: string }>>;
+}
+
+interface Parsed<T> {
+  message: KafkaMessage;
+  value?: T;
+  reason?: string;
+}
+
+/**
+ * A consumer-group loop shared by the message service's topics: parse with the topic's
+ * schema, handle in chunks, and commit a chunk's offsets only after `handle` resolved (so
+ * persistence and follow-up events are durable first). Unparseable or refused records go
+ * to the topic's dead-letter topic instead of blocking the partition.
+ */
+export async function runBatchConsumer<S extends z.ZodTypeAny>(opts: BatchConsumerOptions<S>): Promise<void> {
+  const { consumer, dlqProducer, topic, dlqTopic, schema, logger, chunkSize = 500, partitionsConsumedConcurrently = 3 } = opts;
+
+  async function deadLetter(entries: Array<{ message: KafkaMessage; reason: string }>, partition: number) {
+    if (entries.length === 0) return;
+    await dlqProducer.send({
+      topic: dlqTopic,
+      acks: -1,
+      messages: entries.map(({ message, reason }) => ({
+        key: message.key,
+        value: message.value,
+        headers: { reason, "source-topic": topic, "source-partition": String(partition), "source-offset": message.offset },
+      })),
+    });
+    opts.processed?.inc({ topic, outcome: "dead-lettered" }, entries.length);
+    logger.warn({ topic, partition, count: entries.length, reasons: [...new Set(entries.map((e) => e.reason))] }, "records dead-lettered");
+  }
+
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently,
+    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+      for (let i = 0; i < batch.messages.length; i += chunkSize) {
+        if (!isRunning() || isStale()) return;
+        const chunk = batch.messages.slice(i, i + chunkSize);
+        const parsed: Array<Parsed<z.infer<S>>> = chunk.map((message) => {
+          try {
+            const result = schema.safeParse(JSON.parse(String(message.value)));
+            return result.success ? { message, value: result.data } : { message, reason: "SCHEMA_INVALID" };
+          } catch {
+            return { message, reason: "MALFORMED_JSON" };
+          }
+        });
+        const valid = parsed.filter((p) => p.value !== undefined);
+        const refused = await opts.handle(valid.map((p) => p.value));
+        const byRecord = new Map(valid.map((p) => [p.value, p.message]));
+        await deadLetter(
+          [
+            ...parsed.filter((p) => p.reason).map((p) => ({ message: p.message, reason: p.reason! })),
+            ...refused.map((r) => ({ message: byRecord.get(r.record)!, reason: r.reason })),
+          ],
+          batch.partition,
+        );
+        opts.processed?.inc({ topic, outcome: "ok" }, valid.length - refused.length);
+        const last = chunk[chunk.length - 1]!;
+        resolveOffset(last.offset);
+        await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }]);
+        await heartbeat();
+      }
+    },
+  });
+}

@@ -1,0 +1,143 @@
+import { createHash } from "node:crypto";
+import { MongoServerError, type Collection, type Db } from "mongodb";
+import type { Conversation, StoredMessage } from "@chat/shared/contracts";
+
+export interface ConversationDoc {
+  _id: string;
+  type: "direct" | "group";
+  title: string | null;
+  participantIds: string[];
+  /** Highest seq allocated; unread = lastSeq - member's lastReadSeq. */
+  lastSeq: number;
+  lastMessage: { messageId: string; senderId: string; content: string; seq: number; sentAt: string } | null;
+  createdBy: string;
+  createdAt: Date;
+  lastActivityAt: Date;
+}
+
+/** Per-member read state, one document per (conversation, member). */
+export interface MemberDoc {
+  _id: string;
+  conversationId: string;
+  userId: string;
+  lastReadSeq: number;
+}
+
+const memberId = (conversationId: string, userId: string) => `${conversationId}:${userId}`;
+
+/** A direct conversation's id is derived from its pair, so creating it twice (even concurrently) finds one. */
+export function directConversationId(a: string, b: string): string {
+  const [x, y] = [a, b].sort();
+  return `d-${createHash("sha256").update(`${x}\u0000${y}`).digest("base64url").slice(0, 32)}`;
+}
+
+const LAST_MESSAGE_PREVIEW = 200;
+
+export function createConversationStore(db: Db) {
+  const conversations: Collection<ConversationDoc> = db.collection<ConversationDoc>("conversations");
+  const members: Collection<MemberDoc> = db.collection<MemberDoc>("conversation_members");
+
+  function toConversation(doc: ConversationDoc, lastReadSeq: number): Conversation {
+    return {
+      id: doc._id,
+      type: doc.type,
+      title: doc.title,
+      participantIds: doc.participantIds,
+      lastSeq: doc.lastSeq,
+      lastMessage: doc.lastMessage,
+      lastReadSeq,
+      unreadCount: Math.max(0, doc.lastSeq - lastReadSeq),
+      createdAt: doc.createdAt.toISOString(),
+      lastActivityAt: doc.lastActivityAt.toISOString(),
+    };
+  }
+
+  return {
+    async ensureIndexes(): Promise<void> {
+      await conversations.createIndex({ participantIds: 1, lastActivityAt: -1 }, { name: "participant_activity" });
+      await members.createIndex({ userId: 1 }, { name: "member_user" });
+    },
+
+    /** Inserts unless it exists; returns the stored one and whether this call created it. */
+    async create(doc: ConversationDoc): Promise<{ conversation: ConversationDoc; created: boolean }> {
+      try {
+        await conversations.insertOne(doc);
+      } catch (err) {
+        if (err instanceof MongoServerError && err.code === 11000) {
+          const existing = await conversations.findOne({ _id: doc._id });
+          if (existing) return { conversation: existing, created: false };
+        }
+        throw err;
+      }
+      // Member docs are idempotent upserts: a crash between the two writes heals on retry.
+      await members.bulkWrite(
+        doc.participantIds.map((userId) => ({
+          updateOne: {
+            filter: { _id: memberId(doc._id, userId) },
+            update: { $setOnInsert: { conversationId: doc._id, userId, lastReadSeq: 0 } },
+            upsert: true,
+          },
+        })),
+        { ordered: false },
+      );
+      return { conversation: doc, created: true };
+    },
+
+    findById(id: string): Promise<ConversationDoc | null> {
+      return conversations.findOne({ _id: id });
+    },
+
+    findMany(ids: string[]): Promise<ConversationDoc[]> {
+      return conversations.find({ _id: { $in: ids } }).toArray();
+    },
+
+    /** Distinct co-participants of every conversation of `userId`. */
+    async contactsOf(userId: string): Promise<string[]> {
+      const docs = await conversations.find({ participantIds: userId }).project<{ participantIds: string[] }>({ participantIds: 1 }).toArray();
+      const ids = new Set<string>();
+      for (const d of docs) for (const p of d.participantIds) if (p !== userId) ids.add(p);
+      return [...ids];
+    },
+
+    async listFor(userId: string, limit: number): Promise<Conversation[]> {
+      const docs = await conversations.find({ participantIds: userId }).sort({ lastActivityAt: -1 }).limit(limit).toArray();
+      if (docs.length === 0) return [];
+      const reads = await members.find({ _id: { $in: docs.map((d) => memberId(d._id, userId)) } }).toArray();
+      const readSeq = new Map(reads.map((m) => [m.conversationId, m.lastReadSeq]));
+      return docs.map((d) => toConversation(d, readSeq.get(d._id) ?? 0));
+    },
+
+    async view(doc: ConversationDoc, userId: string): Promise<Conversation> {
+      const member = await members.findOne({ _id: memberId(doc._id, userId) });
+      return toConversation(doc, member?.lastReadSeq ?? 0);
+    },
+
+    /** Moves lastSeq/lastMessage forward only; an older (replayed) batch never rolls it back. */
+    async advance(conversationId: string, last: StoredMessage): Promise<void> {
+      await conversations.updateOne(
+        { _id: conversationId, lastSeq: { $lt: last.seq } },
+        {
+          $set: {
+            lastSeq: last.seq,
+            lastActivityAt: new Date(last.createdAt),
+            lastMessage: {
+              messageId: last.messageId,
+              senderId: last.senderId,
+              content: last.content.slice(0, LAST_MESSAGE_PREVIEW),
+              seq: last.seq,
+              sentAt: last.sentAt,
+            },
+          },
+        },
+      );
+    },
+
+    /** Moves a member's lastReadSeq forward only (never past lastSeq); true when it moved. */
+    async markRead(conversationId: string, userId: string, seq: number): Promise<boolean> {
+      const res = await members.updateOne({ _id: memberId(conversationId, userId), lastReadSeq: { $lt: seq } }, { $set: { lastReadSeq: seq } });
+      return res.modifiedCount > 0;
+    },
+  };
+}
+
+export type ConversationStore = ReturnType<typeof createConversationStore>;

@@ -1,0 +1,4 @@
+export * from "./topic.ts";
+export * from "./message-send.ts";
+export * from "./message-read.ts";
+export * from "./message-delivered.ts";

@@ -1,0 +1,61 @@
+import { z } from "../zod.ts";
+import { idSchema } from "../zod.ts";
+import { messageKindSchema } from "./message-send.ts";
+import { defineTopic } from "./topic.ts";
+
+/** A persisted message, as history returns it and as clients receive it. */
+export const storedMessageSchema = z
+  .object({
+    messageId: z.string(),
+    clientMsgId: z.string(),
+    conversationId: idSchema,
+    senderId: idSchema,
+    content: z.string(),
+    kind: messageKindSchema,
+    seq: z.number().int().positive(),
+    sentAt: z.string().datetime(),
+    createdAt: z.string().datetime(),
+  })
+  .openapi("Message");
+
+export type StoredMessage = z.infer<typeof storedMessageSchema>;
+
+/**
+ * Events for one recipient, routed to the gateway(s) where that recipient is connected.
+ * A union on `type`; gateways handle it with an exhaustive switch.
+ */
+export const deliveryEventSchema = z.discriminatedUnion("type", [
+  z.object({ v: z.literal(1), type: z.literal("message"), recipientId: idSchema, message: storedMessageSchema }),
+  z.object({
+    v: z.literal(1),
+    type: z.literal("read"),
+    recipientId: idSchema,
+    conversationId: idSchema,
+    userId: idSchema,
+    seq: z.number().int().min(0),
+  }),
+  z.object({
+    v: z.literal(1),
+    type: z.literal("typing"),
+    recipientId: idSchema,
+    conversationId: idSchema,
+    userId: idSchema,
+    isTyping: z.boolean(),
+  }),
+  z.object({ v: z.literal(1), type: z.literal("presence"), recipientId: idSchema, userId: idSchema, online: z.boolean() }),
+  z.object({ v: z.literal(1), type: z.literal("push"), recipientId: idSchema, event: z.string(), data: z.unknown() }),
+]);
+
+export type DeliveryEvent = z.infer<typeof deliveryEventSchema>;
+
+/**
+ * One topic per gateway replica: `message.delivered.<gatewayId>`. A gateway reads only
+ * events for users connected to it (see docs/delivery-routing.md).
+ */
+export const messageDeliveredTopic = defineTopic({
+  name: "message.delivered",
+  key: "recipientId",
+  schema: deliveryEventSchema,
+});
+
+export const gatewayDeliveryTopicName = (prefix: string, gatewayId: string) => `${prefix}${messageDeliveredTopic.name}.${gatewayId}`;

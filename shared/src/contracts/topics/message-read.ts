@@ -1,0 +1,20 @@
+import { z } from "../zod.ts";
+import { idSchema } from "../zod.ts";
+import { defineTopic } from "./topic.ts";
+
+/** A member says it has read a conversation up to `seq`. */
+export const messageReadSchema = z.object({
+  v: z.literal(1),
+  conversationId: idSchema,
+  userId: idSchema,
+  seq: z.number().int().min(0),
+  readAt: z.string().datetime(),
+});
+
+export type MessageRead = z.infer<typeof messageReadSchema>;
+
+export const messageReadTopic = defineTopic({
+  name: "message.read",
+  key: "conversationId",
+  schema: messageReadSchema,
+});

@@ -1,0 +1,40 @@
+import type { Message, Producer } from "kafkajs";
+import type { ConnectionRegistry } from "../presence/connection-registry.ts";
+import { gatewayDeliveryTopicName, type DeliveryEvent } from "../contracts/topics/message-delivered.ts";
+
+export interface DeliveryPublisherDeps {
+  producer: Producer;
+  registry: ConnectionRegistry;
+  topicPrefix: string;
+}
+
+/**
+ * Turns per-recipient events into records on the topics of the gateways where each
+ * recipient is connected right now. Recipients connected nowhere get nothing: they read
+ * history when they come back (the registration-before-catch-up order makes that safe).
+ */
+export function createDeliveryPublisher({ producer, registry, topicPrefix }: DeliveryPublisherDeps) {
+  return {
+    /** Resolves when every record is durable in Kafka; returns how many records were written. */
+    async publish(events: DeliveryEvent[]): Promise<number> {
+      if (events.length === 0) return 0;
+      const gateways = await registry.gatewaysOf(events.map((e) => e.recipientId));
+      const byTopic = new Map<string, Message[]>();
+      for (const event of events) {
+        for (const gatewayId of gateways.get(event.recipientId) ?? []) {
+          const topic = gatewayDeliveryTopicName(topicPrefix, gatewayId);
+          const list = byTopic.get(topic) ?? [];
+          list.push({ key: event.recipientId, value: JSON.stringify(event), headers: { type: event.type, v: "1" } });
+          byTopic.set(topic, list);
+        }
+      }
+      if (byTopic.size === 0) return 0;
+      await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+      let written = 0;
+      for (const list of byTopic.values()) written += list.length;
+      return written;
+    },
+  };
+}
+
+export type DeliveryPublisher = ReturnType<typeof createDeliveryPublisher>;

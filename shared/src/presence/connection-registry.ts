@@ -1,0 +1,119 @@
+import type { Redis } from "ioredis";
+import type { RedisKeys } from "../redis-keys.ts";
+
+// Registering and unregistering are single scripts so the "first device anywhere" and
+// "last device anywhere" answers are exact even with many gateways racing on one user.
+const REGISTER = `
+local before = redis.call('HLEN', KEYS[1])
+redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+redis.call('SADD', KEYS[2], ARGV[2])
+if before == 0 then
+  return redis.call('SADD', KEYS[3], ARGV[2])
+end
+return 0
+`;
+
+const UNREGISTER = `
+local n = redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
+if n <= 0 then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('SREM', KEYS[2], ARGV[2])
+end
+if redis.call('HLEN', KEYS[1]) == 0 then
+  return redis.call('SREM', KEYS[3], ARGV[2])
+end
+return 0
+`;
+
+// Removes a dead gateway's share of every user; returns the users who are now offline.
+const SWEEP_USER = `
+redis.call('HDEL', KEYS[1], ARGV[1])
+if redis.call('HLEN', KEYS[1]) == 0 then
+  return redis.call('SREM', KEYS[2], ARGV[2])
+end
+return 0
+`;
+
+export interface ConnectionRegistryOptions {
+  redis: Redis;
+  keys: RedisKeys;
+  /** A gateway counts as alive while its last heartbeat is younger than this. @default 15000 */
+  gatewayTtlMs?: number;
+}
+
+/**
+ * Which gateways each user is connected to, in Redis. Gateways write it (register on
+ * connect, unregister on disconnect, heartbeat); the message service reads it to route
+ * delivery events; a sweep removes the share of a gateway that stopped heart-beating.
+ */
+export function createConnectionRegistry({ redis, keys, gatewayTtlMs = 15_000 }: ConnectionRegistryOptions) {
+  let aliveCache: { at: number; ids: Set<string> } | undefined;
+
+  async function aliveGateways(): Promise<Set<string>> {
+    const now = Date.now();
+    if (aliveCache && now - aliveCache.at < 1000) return aliveCache.ids;
+    const ids = await redis.zrangebyscore(keys.gateways(), now - gatewayTtlMs, "+inf");
+    aliveCache = { at: now, ids: new Set(ids) };
+    return aliveCache.ids;
+  }
+
+  return {
+    gatewayTtlMs,
+
+    /** One more connection of `userId` on `gatewayId`; true when it is the user's first anywhere. */
+    async register(gatewayId: string, userId: string): Promise<boolean> {
+      const first = await redis.eval(REGISTER, 3, keys.userGateways(userId), keys.gatewayUsers(gatewayId), keys.onlineUsers(), gatewayId, userId);
+      return first === 1;
+    },
+
+    /** One connection fewer; true when the user has no connection left anywhere. */
+    async unregister(gatewayId: string, userId: string): Promise<boolean> {
+      const last = await redis.eval(UNREGISTER, 3, keys.userGateways(userId), keys.gatewayUsers(gatewayId), keys.onlineUsers(), gatewayId, userId);
+      return last === 1;
+    },
+
+    async heartbeat(gatewayId: string): Promise<void> {
+      await redis.zadd(keys.gateways(), Date.now(), gatewayId);
+    },
+
+    /** Live gateways holding a connection of each user (users with none are absent). */
+    async gatewaysOf(userIds: string[]): Promise<Map<string, string[]>> {
+      const unique = [...new Set(userIds)];
+      const result = new Map<string, string[]>();
+      if (unique.length === 0) return result;
+      const alive = await aliveGateways();
+      const pipeline = redis.pipeline();
+      for (const id of unique) pipeline.hkeys(keys.userGateways(id));
+      const replies = (await pipeline.exec()) ?? [];
+      unique.forEach((id, i) => {
+        const gws = ((replies[i]?.[1] as string[] | undefined) ?? []).filter((gw) => alive.has(gw));
+        if (gws.length > 0) result.set(id, gws);
+      });
+      return result;
+    },
+
+    /** Gateways whose last heartbeat is older than the TTL. */
+    async deadGateways(): Promise<string[]> {
+      return redis.zrangebyscore(keys.gateways(), "-inf", `(${Date.now() - gatewayTtlMs}`);
+    },
+
+    /**
+     * Removes a dead (or cleanly stopped) gateway's connections. Returns the users who
+     * thereby went offline. Guarded by a short lock so two sweepers do not both report.
+     */
+    async sweepGateway(gatewayId: string): Promise<string[] | undefined> {
+      const locked = await redis.set(keys.sweepLock(gatewayId), "1", "PX", 30_000, "NX");
+      if (locked === null) return undefined;
+      const offline: string[] = [];
+      const users = await redis.smembers(keys.gatewayUsers(gatewayId));
+      for (const userId of users) {
+        const gone = await redis.eval(SWEEP_USER, 2, keys.userGateways(userId), keys.onlineUsers(), gatewayId, userId);
+        if (gone === 1) offline.push(userId);
+      }
+      await redis.multi().del(keys.gatewayUsers(gatewayId)).zrem(keys.gateways(), gatewayId).del(keys.sweepLock(gatewayId)).exec();
+      return offline;
+    },
+  };
+}
+
+export type ConnectionRegistry = ReturnType<typeof createConnectionRegistry>;
