@@ -16,6 +16,8 @@ export const messageConfigSchema = baseEnv
     AUTH_URL: zod.string().url().default("http://127.0.0.1:4001"),
     /** Longest accepted message, in characters. */
     MESSAGE_MAX_LENGTH: positiveInt(4000),
+    /** Kafka consumer session timeout: how long a crashed replica's partitions wait before moving. */
+    MESSAGE_SESSION_TIMEOUT_MS: positiveInt(10_000),
     /** Largest group conversation. */
     GROUP_MAX_MEMBERS: positiveInt(100),
   })

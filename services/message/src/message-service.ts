@@ -64,8 +64,16 @@ export function startMessageService(config: MessageConfig, options: MessageServi
         registers: [metrics],
       });
 
-      const sendConsumer = kafka.createConsumer({ groupId: config.MESSAGE_CONSUMER_GROUP, sessionTimeout: 30_000, heartbeatInterval: 3000 });
-      const readConsumer = kafka.createConsumer({ groupId: `${config.MESSAGE_CONSUMER_GROUP}-reads` });
+      const sendConsumer = kafka.createConsumer({
+        groupId: `${prefix}${config.MESSAGE_CONSUMER_GROUP}`,
+        sessionTimeout: config.MESSAGE_SESSION_TIMEOUT_MS,
+        heartbeatInterval: Math.floor(config.MESSAGE_SESSION_TIMEOUT_MS / 5),
+      });
+      const readConsumer = kafka.createConsumer({
+        groupId: `${prefix}${config.MESSAGE_CONSUMER_GROUP}-reads`,
+        sessionTimeout: config.MESSAGE_SESSION_TIMEOUT_MS,
+        heartbeatInterval: Math.floor(config.MESSAGE_SESSION_TIMEOUT_MS / 5),
+      });
       let joined = false;
       sendConsumer.on(sendConsumer.events.GROUP_JOIN, () => (joined = true));
       await Promise.all([sendConsumer.connect(), readConsumer.connect()]);
