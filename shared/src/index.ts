@@ -23,3 +23,4 @@ export * from "./messaging/message-id.ts";
 export * from "./clients/batching-producer.ts";
 export * from "./messaging/send-record.ts";
 export * from "./delivery/delivery-publisher.ts";
+export * from "./http/require-internal.ts";

@@ -24,8 +24,8 @@ export interface TestCluster {
   worker?: ServiceProcess;
   /** The env every process of this cluster got: reuse it to start or restart one more. */
   env: Record<string, string>;
-  /** Starts one more process of this cluster (e.g. a restarted message service). */
-  spawn(name: string, entry: string, extraEnv?: Record<string, string>): Promise<ServiceProcess>;
+  /** Starts one more process of this cluster (e.g. a restarted message service on its old port). */
+  spawn(name: string, entry: string, extraEnv?: Record<string, string>, port?: number): Promise<ServiceProcess>;
   stop(): Promise<void>;
 }
 
@@ -66,6 +66,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     JWT_PRIVATE_KEY_FILE: keys.privateFile,
     JWT_PUBLIC_KEY_FILE: keys.publicFile,
     BCRYPT_COST: "4",
+    INTERNAL_API_TOKEN: `internal-${id}`,
     AUTH_URL: `http://127.0.0.1:${authPort}`,
     MESSAGE_URL: `http://127.0.0.1:${messagePorts[0]}`,
     ...options.env,
@@ -95,8 +96,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     scheduler,
     worker,
     env,
-    spawn: async (name, entry, extraEnv) => {
-      const svc = await spawn(name, entry, extraEnv);
+    spawn: async (name, entry, extraEnv, port) => {
+      const svc = await spawn(name, entry, extraEnv, port);
       await waitReady(svc);
       return svc;
     },

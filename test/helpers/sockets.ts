@@ -17,10 +17,14 @@ export interface ChatClient {
 }
 
 /** A Socket.IO client on one gateway, recording what it receives. */
-export async function connectClient(gatewayUrl: string, token: string, options: { autoConnect?: boolean } = {}): Promise<ChatClient> {
+export async function connectClient(
+  gatewayUrl: string,
+  token: string,
+  options: { autoConnect?: boolean; resume?: Record<string, number> } = {},
+): Promise<ChatClient> {
   const socket: ClientSocket = io(gatewayUrl, {
     transports: ["websocket"],
-    auth: { token },
+    auth: options.resume ? { token, resume: options.resume } : { token },
     reconnection: false,
     forceNew: true,
     autoConnect: options.autoConnect ?? true,

@@ -1,5 +1,5 @@
 import express from "express";
-import { createMongo, createRedis, createTokenVerifier, redisKeys, runService, type Logger, type RunningService } from "@chat/shared";
+import { createMongo, createRedis, createTokenVerifier, redisKeys, requireInternalToken, runService, type Logger, type RunningService } from "@chat/shared";
 import type { AuthConfig } from "./config.ts";
 import { createAuthRoutes } from "./routes/auth-routes.ts";
 import { createInternalRoutes } from "./routes/internal-routes.ts";
@@ -35,7 +35,7 @@ export function startAuthService(config: AuthConfig, options: AuthServiceOptions
       app.use(express.json({ limit: "16kb" }));
       app.use("/api/auth", createAuthRoutes({ users, tokens, verifier, bcryptCost: config.BCRYPT_COST }));
       app.use("/api/user", createUserRoutes({ users, verifier, redis: redis.redis, keys }));
-      app.use("/internal", createInternalRoutes({ users }));
+      app.use("/internal", requireInternalToken(config.INTERNAL_API_TOKEN), createInternalRoutes({ users }));
       return { dependencies: [mongo, redis] };
     },
     options,

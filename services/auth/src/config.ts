@@ -1,9 +1,10 @@
 import type { z } from "zod";
-import { baseEnv, mongoEnv, pemKeyEnv, port, positiveInt, redisEnv } from "@chat/shared";
+import { baseEnv, internalEnv, mongoEnv, pemKeyEnv, port, positiveInt, redisEnv } from "@chat/shared";
 
 export const authConfigSchema = baseEnv
   .merge(mongoEnv)
   .merge(redisEnv)
+  .merge(internalEnv)
   .extend({
     /** HTTP port of the internal auth API (the gateway proxies to it). */
     PORT: port(4001),

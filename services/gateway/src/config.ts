@@ -1,10 +1,11 @@
 import { z } from "zod";
-import { baseEnv, csv, kafkaEnv, pemKeyEnv, port, positiveInt, presenceEnv, redisEnv } from "@chat/shared";
+import { baseEnv, csv, internalEnv, kafkaEnv, pemKeyEnv, port, positiveInt, presenceEnv, redisEnv } from "@chat/shared";
 
 export const gatewayConfigSchema = baseEnv
   .merge(kafkaEnv)
   .merge(redisEnv)
   .merge(presenceEnv)
+  .merge(internalEnv)
   .extend({
     /** Public HTTP + Socket.IO port of this replica. */
     PORT: port(3000),

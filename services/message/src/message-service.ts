@@ -9,6 +9,7 @@ import {
   createRedis,
   createTokenVerifier,
   redisKeys,
+  requireInternalToken,
   runService,
   type Logger,
   type RunningService,
@@ -20,6 +21,7 @@ import { createReadHandler } from "./pipeline/handle-reads.ts";
 import { createSendHandler } from "./pipeline/handle-sends.ts";
 import { createConversationRoutes } from "./routes/conversation-routes.ts";
 import { createInternalRoutes } from "./routes/internal-routes.ts";
+import { createPushRoute } from "./routes/push-route.ts";
 import { createConversationStore } from "./store/conversation-store.ts";
 import { createMessageStore } from "./store/message-store.ts";
 
@@ -109,11 +111,12 @@ export function startMessageService(config: MessageConfig, options: MessageServi
           producer: batching,
           sendTopic: topicName(prefix, messageSendTopic),
           authUrl: config.AUTH_URL,
+          internalToken: config.INTERNAL_API_TOKEN,
           maxContentLength: config.MESSAGE_MAX_LENGTH,
           groupMaxMembers: config.GROUP_MAX_MEMBERS,
         }),
       );
-      app.use("/internal", createInternalRoutes({ conversations, messages }));
+      app.use("/internal", requireInternalToken(config.INTERNAL_API_TOKEN), createInternalRoutes({ conversations, messages }), createPushRoute({ conversations, delivery }));
 
       return {
         dependencies: [kafka, mongo, redis],

@@ -49,3 +49,8 @@ export const presenceEnv = z.object({
   /** How often gateways look for dead gateways to sweep. */
   PRESENCE_SWEEP_MS: positiveInt(5_000),
 });
+
+export const internalEnv = z.object({
+  /** Shared secret for service-to-service calls (`/internal/*`, server-side push). */
+  INTERNAL_API_TOKEN: z.string().min(16, "at least 16 characters"),
+});

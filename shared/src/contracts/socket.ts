@@ -26,10 +26,19 @@ export interface ClientToServerEvents {
   send_message(payload: ClientPayload<"send_message">, ack: AckCallback<{ messageId: string }>): void;
   typing(payload: ClientPayload<"typing">, ack: AckCallback): void;
   mark_read(payload: ClientPayload<"mark_read">, ack: AckCallback): void;
-  resume(payload: ClientPayload<"resume">, ack: AckCallback<{ replayed: number }>): void;
+  resume(payload: ClientPayload<"resume">, ack: AckCallback<ResumeResult>): void;
+}
+
+export interface ResumeResult {
+  replayed: number;
+  /** Conversations with more missed messages than one resume replays: page them with REST `afterSeq`. */
+  truncated: string[];
+  error?: { code: string; message: string };
 }
 
 export interface ServerToClientEvents {
+  /** After a handshake resume (`auth.resume`): the replay is complete. */
+  resumed(payload: ResumeResult): void;
   message_received(payload: { message: StoredMessage }): void;
   user_online(payload: { userId: string }): void;
   user_offline(payload: { userId: string }): void;

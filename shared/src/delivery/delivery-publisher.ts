@@ -1,6 +1,6 @@
 import type { Message, Producer } from "kafkajs";
 import type { ConnectionRegistry } from "../presence/connection-registry.ts";
-import { gatewayDeliveryTopicName, type DeliveryEvent } from "../contracts/topics/message-delivered.ts";
+import { gatewayDeliveryTopicName, type BroadcastEvent, type RecipientEvent } from "../contracts/topics/message-delivered.ts";
 
 export interface DeliveryPublisherDeps {
   producer: Producer;
@@ -16,7 +16,7 @@ export interface DeliveryPublisherDeps {
 export function createDeliveryPublisher({ producer, registry, topicPrefix }: DeliveryPublisherDeps) {
   return {
     /** Resolves when every record is durable in Kafka; returns how many records were written. */
-    async publish(events: DeliveryEvent[]): Promise<number> {
+    async publish(events: RecipientEvent[]): Promise<number> {
       if (events.length === 0) return 0;
       const gateways = await registry.gatewaysOf(events.map((e) => e.recipientId));
       const byTopic = new Map<string, Message[]>();
@@ -33,6 +33,21 @@ export function createDeliveryPublisher({ producer, registry, topicPrefix }: Del
       let written = 0;
       for (const list of byTopic.values()) written += list.length;
       return written;
+    },
+
+    /** One record on every live gateway's topic; returns how many gateways it went to. */
+    async broadcast(event: BroadcastEvent): Promise<number> {
+      const gateways = await registry.liveGateways();
+      if (gateways.length === 0) return 0;
+      const value = JSON.stringify(event);
+      await producer.sendBatch({
+        acks: -1,
+        topicMessages: gateways.map((gatewayId) => ({
+          topic: gatewayDeliveryTopicName(topicPrefix, gatewayId),
+          messages: [{ key: "*", value, headers: { type: event.type, v: "1" } }],
+        })),
+      });
+      return gateways.length;
     },
   };
 }

@@ -92,6 +92,10 @@ export function createConnectionRegistry({ redis, keys, gatewayTtlMs = 15_000 }:
       return result;
     },
 
+    async liveGateways(): Promise<string[]> {
+      return [...(await aliveGateways())];
+    },
+
     /** Gateways whose last heartbeat is older than the TTL. */
     async deadGateways(): Promise<string[]> {
       return redis.zrangebyscore(keys.gateways(), "-inf", `(${Date.now() - gatewayTtlMs}`);

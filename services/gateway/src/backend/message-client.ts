@@ -1,8 +1,9 @@
-import { DependencyError, NotFoundError } from "@chat/shared";
+import { DependencyError, INTERNAL_TOKEN_HEADER, NotFoundError } from "@chat/shared";
 import type { StoredMessage } from "@chat/shared/contracts";
 
 export interface MessageClientOptions {
   baseUrl: string;
+  internalToken: string;
   /** How long a conversation's participant list is kept; membership is fixed at creation. @default 300000 */
   cacheTtlMs?: number;
   /** Cached conversations at most. @default 50000 */
@@ -13,7 +14,7 @@ export interface MessageClientOptions {
  * The gateway's view of the message service's internal API, with the participant lists
  * cached so `send_message` and `typing` cost no round trip after the first.
  */
-export function createMessageClient({ baseUrl, cacheTtlMs = 300_000, cacheMax = 50_000 }: MessageClientOptions) {
+export function createMessageClient({ baseUrl, internalToken, cacheTtlMs = 300_000, cacheMax = 50_000 }: MessageClientOptions) {
   const participants = new Map<string, { ids: string[]; at: number }>();
   // Concurrent misses for one conversation share one request.
   const loading = new Map<string, Promise<string[]>>();
@@ -21,7 +22,7 @@ export function createMessageClient({ baseUrl, cacheTtlMs = 300_000, cacheMax = 
   async function get<T>(path: string): Promise<T> {
     let res: Response;
     try {
-      res = await fetch(new URL(path, baseUrl), { signal: AbortSignal.timeout(5000) });
+      res = await fetch(new URL(path, baseUrl), { headers: { [INTERNAL_TOKEN_HEADER]: internalToken }, signal: AbortSignal.timeout(5000) });
     } catch (err) {
       throw new DependencyError("Message service unavailable", err);
     }

@@ -2,13 +2,13 @@ import type { Consumer } from "kafkajs";
 import type { Counter } from "prom-client";
 import type { Logger } from "@chat/shared";
 import { deliveryEventSchema, type DeliveryEvent } from "@chat/shared/contracts";
-import type { LocalSessions } from "../socket/sessions.ts";
+import { deliverMessage, type LocalSessions } from "../socket/sessions.ts";
 
 /** Hands one delivery event to the recipient's devices on this gateway. */
 export function dispatchDelivery(event: DeliveryEvent, sessions: LocalSessions): void {
   switch (event.type) {
     case "message":
-      for (const s of sessions.ofUser(event.recipientId)) s.emit("message_received", { message: event.message });
+      for (const s of sessions.ofUser(event.recipientId)) deliverMessage(s, event.message);
       return;
     case "read":
       for (const s of sessions.ofUser(event.recipientId)) {
@@ -28,6 +28,9 @@ export function dispatchDelivery(event: DeliveryEvent, sessions: LocalSessions):
       return;
     case "push":
       for (const s of sessions.ofUser(event.recipientId)) s.emit("push", { event: event.event, data: event.data });
+      return;
+    case "broadcast":
+      for (const s of sessions.all()) s.emit("push", { event: event.event, data: event.data });
       return;
     default: {
       const unreachable: never = event;

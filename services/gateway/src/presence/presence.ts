@@ -1,5 +1,5 @@
 import type { ConnectionRegistry, DeliveryPublisher, Logger } from "@chat/shared";
-import type { DeliveryEvent } from "@chat/shared/contracts";
+import type { RecipientEvent } from "@chat/shared/contracts";
 import type { MessageClient } from "../backend/message-client.ts";
 
 export interface PresenceDeps {
@@ -27,7 +27,7 @@ export function createPresence({ gatewayId, registry, messages, delivery, logger
     for (const userId of userIds) {
       try {
         const contacts = await messages.contactsOf(userId);
-        const events: DeliveryEvent[] = contacts.map((recipientId) => ({ v: 1, type: "presence", recipientId, userId, online }));
+        const events: RecipientEvent[] = contacts.map((recipientId) => ({ v: 1, type: "presence", recipientId, userId, online }));
         await delivery.publish(events);
       } catch (err) {
         log.warn({ err, userId, online }, "presence announcement failed");

@@ -9,9 +9,19 @@ import {
 } from "@chat/shared";
 import type { ClientPayload, MessageRead } from "@chat/shared/contracts";
 import type { MessageClient } from "../backend/message-client.ts";
-import type { ChatSession } from "./sessions.ts";
+import { deliverMessage, type ChatSession } from "./sessions.ts";
 import { createTokenBucket } from "./token-bucket.ts";
 import { createTypingTracker } from "./typing-tracker.ts";
+
+function releaseHeld(session: ChatSession, conversationId: string): void {
+  const held = session.holds.get(conversationId);
+  if (!held) return;
+  session.holds.delete(conversationId);
+  for (const message of held.sort((a, b) => a.seq - b.seq)) deliverMessage(session, message);
+}
+
+/** The message service's largest history page. */
+const HISTORY_PAGE = 200;
 
 export interface ChatActionsDeps {
   messages: MessageClient;
@@ -110,17 +120,38 @@ export function createChatActions(deps: ChatActionsDeps) {
 
     /**
      * Replays what the device missed since its last seen seq per conversation, in order.
-     * The device is registered before this runs, so anything persisted later reaches it live.
+     * The device is registered before this runs, so anything persisted later reaches it
+     * live; live messages of these conversations are held meanwhile and released after
+     * the replay without the ones it already showed.
      */
     async resume(session: ChatSession, { conversations }: ClientPayload<"resume">) {
       let replayed = 0;
       const truncated: string[] = [];
-      for (const [conversationId, afterSeq] of Object.entries(conversations)) {
-        await requireMember(session, conversationId);
-        const page = await messages.messagesAfter(conversationId, afterSeq, deps.resumeMaxPerConversation);
-        for (const message of page.messages) session.emit("message_received", { message });
-        replayed += page.messages.length;
-        if (page.hasMore) truncated.push(conversationId);
+      for (const conversationId of Object.keys(conversations)) {
+        if (!session.holds.has(conversationId)) session.holds.set(conversationId, []);
+      }
+      try {
+        for (const [conversationId, afterSeq] of Object.entries(conversations)) {
+          await requireMember(session, conversationId);
+          let after = afterSeq;
+          let sentHere = 0;
+          for (;;) {
+            const page = await messages.messagesAfter(conversationId, after, Math.min(HISTORY_PAGE, deps.resumeMaxPerConversation - sentHere));
+            for (const message of page.messages) session.emit("message_received", { message });
+            sentHere += page.messages.length;
+            after = page.messages.at(-1)?.seq ?? after;
+            if (!page.hasMore) break;
+            if (sentHere >= deps.resumeMaxPerConversation) {
+              truncated.push(conversationId);
+              break;
+            }
+          }
+          replayed += sentHere;
+          session.replayedUpTo.set(conversationId, Math.max(after, session.replayedUpTo.get(conversationId) ?? 0));
+          releaseHeld(session, conversationId);
+        }
+      } finally {
+        for (const conversationId of Object.keys(conversations)) releaseHeld(session, conversationId);
       }
       return { replayed, truncated };
     },

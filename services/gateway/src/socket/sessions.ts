@@ -1,4 +1,4 @@
-import type { ServerToClientEvents } from "@chat/shared/contracts";
+import type { ServerToClientEvents, StoredMessage } from "@chat/shared/contracts";
 
 /** One connected device, whatever its transport (Socket.IO or plain WebSocket). */
 export interface ChatSession {
@@ -10,6 +10,21 @@ export interface ChatSession {
   emit<E extends keyof ServerToClientEvents>(event: E, payload: Parameters<ServerToClientEvents[E]>[0]): void;
   /** Runs `fn` after every earlier call on this device has finished: its events keep their order. */
   ordered<T>(fn: () => Promise<T>): Promise<T>;
+  /** Conversations being replayed: live messages wait here so the device sees seq order. */
+  holds: Map<string, StoredMessage[]>;
+  /** Highest seq a resume replayed per conversation: live copies at or below it are not shown twice. */
+  replayedUpTo: Map<string, number>;
+}
+
+/** Hands a live message to a device, unless a resume of its conversation is holding or already showed it. */
+export function deliverMessage(session: ChatSession, message: StoredMessage): void {
+  const held = session.holds.get(message.conversationId);
+  if (held) {
+    held.push(message);
+    return;
+  }
+  if (message.seq <= (session.replayedUpTo.get(message.conversationId) ?? 0)) return;
+  session.emit("message_received", { message });
 }
 
 /** A per-device queue: each step starts when the previous one settled. */
@@ -41,6 +56,9 @@ export function createLocalSessions() {
     },
     ofUser(userId: string): Iterable<ChatSession> {
       return byUser.get(userId) ?? [];
+    },
+    *all(): Iterable<ChatSession> {
+      for (const set of byUser.values()) yield* set;
     },
     get size(): number {
       return count;

@@ -1,6 +1,6 @@
 import type { Server as HttpServer } from "node:http";
 import { Server, type Socket } from "socket.io";
-import { RateLimitedError, UnauthorizedError, type Logger, type TokenVerifier } from "@chat/shared";
+import { RateLimitedError, UnauthorizedError, ValidationError, toErrorBody, type Logger, type TokenVerifier } from "@chat/shared";
 import { socketPayloadSchemas, type ClientEventName, type ClientToServerEvents, type ServerToClientEvents } from "@chat/shared/contracts";
 import type { Presence } from "../presence/presence.ts";
 import { acknowledged } from "./ack.ts";
@@ -11,6 +11,8 @@ import { createTokenBucket } from "./token-bucket.ts";
 interface SocketData {
   userId: string;
   username: string;
+  /** Resume asked for in the handshake: replayed before any live message is shown. */
+  resume?: Record<string, number>;
 }
 
 type ChatSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
@@ -54,13 +56,19 @@ export function attachSocketIo(deps: SocketIoDeps) {
       const fromQuery = socket.handshake.query.token;
       const token = typeof fromAuth === "string" ? fromAuth : typeof fromQuery === "string" ? fromQuery : undefined;
       const claims = await verifier.verify(token);
+      const resume = (socket.handshake.auth as { resume?: unknown } | undefined)?.resume;
+      if (resume !== undefined) {
+        const parsed = socketPayloadSchemas.resume.safeParse({ conversations: resume });
+        if (!parsed.success) throw new ValidationError("Invalid resume in handshake");
+        socket.data.resume = parsed.data.conversations;
+      }
       socket.data.userId = claims.userId;
       socket.data.username = claims.username;
       await presence.connected(claims.userId);
       next();
     } catch (err) {
-      const e = new Error(err instanceof UnauthorizedError ? err.message : "Connection refused") as Error & { data?: unknown };
-      e.data = { code: err instanceof UnauthorizedError ? err.code : "UNAVAILABLE" };
+      const e = new Error(err instanceof UnauthorizedError || err instanceof ValidationError ? err.message : "Connection refused") as Error & { data?: unknown };
+      e.data = { code: err instanceof UnauthorizedError || err instanceof ValidationError ? err.code : "UNAVAILABLE" };
       next(e);
     }
   });
@@ -77,8 +85,20 @@ export function attachSocketIo(deps: SocketIoDeps) {
         (socket.emit as (e: string, p: unknown) => void)(event, payload);
       },
       ordered: createSerialQueue(),
+      holds: new Map(Object.keys(socket.data.resume ?? {}).map((id) => [id, []])),
+      replayedUpTo: new Map(),
     };
     sessions.add(session);
+    const resume = socket.data.resume;
+    if (resume) {
+      void actions
+        .resume(session, { conversations: resume })
+        .then((result) => session.emit("resumed", result))
+        .catch((err: unknown) => {
+          const { body } = toErrorBody(err);
+          session.emit("resumed", { replayed: 0, truncated: [], error: { code: body.code, message: body.message } });
+        });
+    }
     const bucket = createTokenBucket(deps.eventsPerSecond, deps.eventsPerSecond * 2);
 
     for (const name of EVENT_NAMES) {

@@ -1,4 +1,4 @@
-import type { DeliveryEvent, MessageRead } from "@chat/shared/contracts";
+import type { MessageRead, RecipientEvent } from "@chat/shared/contracts";
 import type { ConversationStore } from "../store/conversation-store.ts";
 import type { DeliveryPublisher } from "@chat/shared";
 
@@ -17,7 +17,7 @@ export function createReadHandler({ conversations, delivery }: { conversations: 
       if (!prev || r.seq > prev.seq) latest.set(key, r);
     }
     const convs = new Map((await conversations.findMany([...new Set(records.map((r) => r.conversationId))])).map((c) => [c._id, c]));
-    const events: DeliveryEvent[] = [];
+    const events: RecipientEvent[] = [];
     for (const r of latest.values()) {
       const conv = convs.get(r.conversationId);
       if (!conv || !conv.participantIds.includes(r.userId)) {

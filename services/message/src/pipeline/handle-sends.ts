@@ -1,5 +1,5 @@
 import type { MessageSend } from "@chat/shared/contracts";
-import type { DeliveryEvent } from "@chat/shared/contracts";
+import type { RecipientEvent } from "@chat/shared/contracts";
 import type { MessageStore } from "../store/message-store.ts";
 import type { DeliveryPublisher } from "@chat/shared";
 import { persistMessages, type PersistDeps, type Rejected } from "./persist-messages.ts";
@@ -11,7 +11,7 @@ import { persistMessages, type PersistDeps, type Rejected } from "./persist-mess
 export function createSendHandler(deps: PersistDeps & { messages: MessageStore; delivery: DeliveryPublisher }) {
   return async (records: MessageSend[]): Promise<Rejected[]> => {
     const { toDeliver, rejected } = await persistMessages(records, deps);
-    const events: DeliveryEvent[] = [];
+    const events: RecipientEvent[] = [];
     for (const { message, participantIds } of toDeliver) {
       for (const recipientId of participantIds) events.push({ v: 1, type: "message", recipientId, message });
     }

@@ -2,6 +2,7 @@ import { Router } from "express";
 import {
   DependencyError,
   ForbiddenError,
+  INTERNAL_TOKEN_HEADER,
   NotFoundError,
   ValidationError,
   authOf,
@@ -30,13 +31,14 @@ export interface ConversationRoutesDeps {
   producer: BatchingProducer;
   sendTopic: string;
   authUrl: string;
+  internalToken: string;
   maxContentLength: number;
   groupMaxMembers: number;
 }
 
 /** `/api/conversations/*` (proxied by every gateway): create, list, history, REST send. */
 export function createConversationRoutes(deps: ConversationRoutesDeps): Router {
-  const { conversations, messages, verifier, producer, sendTopic, authUrl, maxContentLength, groupMaxMembers } = deps;
+  const { conversations, messages, verifier, producer, sendTopic, authUrl, internalToken, maxContentLength, groupMaxMembers } = deps;
   const router = Router();
   router.use(requireAuth(verifier));
 
@@ -45,7 +47,7 @@ export function createConversationRoutes(deps: ConversationRoutesDeps): Router {
     try {
       res = await fetch(new URL("/internal/users/exist", authUrl), {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { "content-type": "application/json", [INTERNAL_TOKEN_HEADER]: internalToken },
         body: JSON.stringify({ ids }),
         signal: AbortSignal.timeout(5000),
       });

@@ -44,9 +44,14 @@ export const deliveryEventSchema = z.discriminatedUnion("type", [
   }),
   z.object({ v: z.literal(1), type: z.literal("presence"), recipientId: idSchema, userId: idSchema, online: z.boolean() }),
   z.object({ v: z.literal(1), type: z.literal("push"), recipientId: idSchema, event: z.string(), data: z.unknown() }),
+  /** To every device on the gateway: written once to each live gateway's topic. */
+  z.object({ v: z.literal(1), type: z.literal("broadcast"), event: z.string(), data: z.unknown() }),
 ]);
 
 export type DeliveryEvent = z.infer<typeof deliveryEventSchema>;
+/** The events addressed to one user. */
+export type RecipientEvent = Exclude<DeliveryEvent, { type: "broadcast" }>;
+export type BroadcastEvent = Extract<DeliveryEvent, { type: "broadcast" }>;
 
 /**
  * One topic per gateway replica: `message.delivered.<gatewayId>`. A gateway reads only
