@@ -19,7 +19,7 @@ describe("every process boots for real and shuts down cleanly", () => {
 
   it("answers /healthz, /readyz and /metrics, then exits 0 on SIGTERM", async () => {
     const keys = writeKeyPair();
-    const env = { JWT_PRIVATE_KEY_FILE: keys.privateFile, JWT_PUBLIC_KEY_FILE: keys.publicFile, KAFKA_TOPIC_PREFIX: "boot.", INTERNAL_API_TOKEN: "boot-test-internal-token" };
+    const env = { JWT_PRIVATE_KEY_FILE: keys.privateFile, JWT_PUBLIC_KEY_FILE: keys.publicFile, KAFKA_TOPIC_PREFIX: "boot.", INTERNAL_API_TOKEN: "boot-test-internal-token", ADMIN_API_TOKEN: "boot-test-admin-token", AMQP_QUEUE_PREFIX: "boot." };
     for (const [name, entry] of entries) {
       running.push(spawnService(name, entry, await freePort(), { ...env, GATEWAY_ID: `boot-${name}` }));
     }

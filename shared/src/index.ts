@@ -24,3 +24,4 @@ export * from "./clients/batching-producer.ts";
 export * from "./messaging/send-record.ts";
 export * from "./delivery/delivery-publisher.ts";
 export * from "./http/require-internal.ts";
+export * from "./failpoint.ts";

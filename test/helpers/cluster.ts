@@ -62,6 +62,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     REDIS_PREFIX: `${id}:`,
     MONGO_DB: id,
     KAFKA_TOPIC_PREFIX: `${id}.`,
+    AMQP_QUEUE_PREFIX: `${id}.`,
+    ADMIN_API_TOKEN: `admin-${id}`,
     KAFKA_PARTITIONS: "4",
     JWT_PRIVATE_KEY_FILE: keys.privateFile,
     JWT_PUBLIC_KEY_FILE: keys.publicFile,

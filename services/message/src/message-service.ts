@@ -20,6 +20,7 @@ import { runBatchConsumer } from "./pipeline/batch-consumer.ts";
 import { createReadHandler } from "./pipeline/handle-reads.ts";
 import { createSendHandler } from "./pipeline/handle-sends.ts";
 import { createConversationRoutes } from "./routes/conversation-routes.ts";
+import { createConversationCreator } from "./conversations/conversation-creator.ts";
 import { createInternalRoutes } from "./routes/internal-routes.ts";
 import { createPushRoute } from "./routes/push-route.ts";
 import { createConversationStore } from "./store/conversation-store.ts";
@@ -100,6 +101,12 @@ export function startMessageService(config: MessageConfig, options: MessageServi
         handle: createReadHandler({ conversations, delivery }),
       });
 
+      const creator = createConversationCreator({
+        conversations,
+        authUrl: config.AUTH_URL,
+        internalToken: config.INTERNAL_API_TOKEN,
+        groupMaxMembers: config.GROUP_MAX_MEMBERS,
+      });
       const verifier = createTokenVerifier({ publicKey: config.JWT_PUBLIC_KEY, redis: redis.redis, keys });
       app.use(express.json({ limit: "256kb" }));
       app.use(
@@ -110,13 +117,11 @@ export function startMessageService(config: MessageConfig, options: MessageServi
           verifier,
           producer: batching,
           sendTopic: topicName(prefix, messageSendTopic),
-          authUrl: config.AUTH_URL,
-          internalToken: config.INTERNAL_API_TOKEN,
+          creator,
           maxContentLength: config.MESSAGE_MAX_LENGTH,
-          groupMaxMembers: config.GROUP_MAX_MEMBERS,
         }),
       );
-      app.use("/internal", requireInternalToken(config.INTERNAL_API_TOKEN), createInternalRoutes({ conversations, messages }), createPushRoute({ conversations, delivery }));
+      app.use("/internal", requireInternalToken(config.INTERNAL_API_TOKEN), createInternalRoutes({ conversations, messages, creator }), createPushRoute({ conversations, delivery }));
 
       return {
         dependencies: [kafka, mongo, redis],

@@ -39,6 +39,8 @@ export const redisEnv = z.object({
 export const amqpEnv = z.object({
   /** RabbitMQ AMQP URL. */
   AMQP_URL: z.string().default("amqp://guest:guest@127.0.0.1:5672"),
+  /** Prepended to every queue name, so several clusters (or test runs) share one broker. */
+  AMQP_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9._-]*$/, "letters, digits, '.', '_' and '-' only").default(""),
 });
 
 export const presenceEnv = z.object({

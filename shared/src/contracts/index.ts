@@ -6,3 +6,4 @@ export * from "./openapi.ts";
 export * from "./topics/index.ts";
 export * from "./http/conversations.ts";
 export * from "./socket.ts";
+export * from "./queues/message-sending-queue.ts";

@@ -64,7 +64,8 @@ export function createUserStore(db: Db) {
         await users.insertOne(doc);
       } catch (err) {
         if (err instanceof MongoServerError && err.code === 11000) {
-          const field = /email/.test(err.message) ? "email" : "username";
+          // Not every Mongo-wire server names the index in the error: ask which one holds it.
+          const field = (await users.findOne({ email: doc.email }, { projection: { _id: 1 } })) ? "email" : "username";
           throw new ConflictError(`That ${field} is already taken`, { field }, field === "email" ? "EMAIL_TAKEN" : "USERNAME_TAKEN");
         }
         throw err;

@@ -2,9 +2,7 @@ import { Router } from "express";
 import {
   DependencyError,
   ForbiddenError,
-  INTERNAL_TOKEN_HEADER,
   NotFoundError,
-  ValidationError,
   authOf,
   buildSendRecord,
   checkContent,
@@ -20,9 +18,9 @@ import {
   historyQuerySchema,
   sendMessageBodySchema,
 } from "@chat/shared/contracts";
-import { directConversationId, type ConversationDoc, type ConversationStore } from "../store/conversation-store.ts";
+import type { ConversationCreator } from "../conversations/conversation-creator.ts";
+import type { ConversationDoc, ConversationStore } from "../store/conversation-store.ts";
 import type { MessageStore } from "../store/message-store.ts";
-import { randomUUID } from "node:crypto";
 
 export interface ConversationRoutesDeps {
   conversations: ConversationStore;
@@ -30,34 +28,15 @@ export interface ConversationRoutesDeps {
   verifier: TokenVerifier;
   producer: BatchingProducer;
   sendTopic: string;
-  authUrl: string;
-  internalToken: string;
+  creator: ConversationCreator;
   maxContentLength: number;
-  groupMaxMembers: number;
 }
 
 /** `/api/conversations/*` (proxied by every gateway): create, list, history, REST send. */
 export function createConversationRoutes(deps: ConversationRoutesDeps): Router {
-  const { conversations, messages, verifier, producer, sendTopic, authUrl, internalToken, maxContentLength, groupMaxMembers } = deps;
+  const { conversations, messages, verifier, producer, sendTopic, creator, maxContentLength } = deps;
   const router = Router();
   router.use(requireAuth(verifier));
-
-  async function assertUsersExist(ids: string[]): Promise<void> {
-    let res: Response;
-    try {
-      res = await fetch(new URL("/internal/users/exist", authUrl), {
-        method: "POST",
-        headers: { "content-type": "application/json", [INTERNAL_TOKEN_HEADER]: internalToken },
-        body: JSON.stringify({ ids }),
-        signal: AbortSignal.timeout(5000),
-      });
-    } catch (err) {
-      throw new DependencyError("Auth service unavailable", err);
-    }
-    if (!res.ok) throw new DependencyError(`Auth service answered ${res.status}`);
-    const { missing } = (await res.json()) as { missing: string[] };
-    if (missing.length > 0) throw new NotFoundError(`Unknown user(s): ${missing.join(", ")}`, "USER_NOT_FOUND");
-  }
 
   /** Only members read or write a conversation. */
   async function memberConversation(id: string, userId: string): Promise<ConversationDoc> {
@@ -70,24 +49,7 @@ export function createConversationRoutes(deps: ConversationRoutesDeps): Router {
   router.post("/", async (req, res) => {
     const me = authOf(res).userId;
     const input = validate(createConversationSchema, req.body);
-    const others = [...new Set(input.participantIds)].filter((id) => id !== me);
-    if (others.length === 0) throw new ValidationError("Invalid conversation", { fields: [{ field: "participantIds", message: "needs at least one other user" }] });
-    if (others.length + 1 > groupMaxMembers) throw new ValidationError("Invalid conversation", { fields: [{ field: "participantIds", message: `at most ${groupMaxMembers} members` }] });
-    const direct = others.length === 1 && input.title === undefined;
-    await assertUsersExist(others);
-    const now = new Date();
-    const doc: ConversationDoc = {
-      _id: direct ? directConversationId(me, others[0]!) : randomUUID(),
-      type: direct ? "direct" : "group",
-      title: input.title ?? null,
-      participantIds: [me, ...others],
-      lastSeq: 0,
-      lastMessage: null,
-      createdBy: me,
-      createdAt: now,
-      lastActivityAt: now,
-    };
-    const { conversation, created } = await conversations.create(doc);
+    const { conversation, created } = await creator.create(me, input.participantIds, input.title);
     res.status(created ? 201 : 200).json({ conversation: await conversations.view(conversation, me) });
   });
 

@@ -1,0 +1,90 @@
+import { parseArgs } from "node:util";
+import { createAmqp, createLogger, createMongo, createRedis, loadConfig } from "@chat/shared";
+import { autoMessageStats } from "../admin/admin-routes.ts";
+import { createAutoMessageStore } from "../automessages/automessage-store.ts";
+import { parseDuration } from "../automessages/duration.ts";
+import { planAutoMessages } from "../automessages/planner.ts";
+import { autoMessageQueues, declareAutoMessageTopology } from "../automessages/topology.ts";
+import { schedulerConfigSchema } from "../config.ts";
+import { createJobRunner } from "../jobs/job-runner.ts";
+import { plannerJob } from "../jobs/planner-job.ts";
+import { queueJob } from "../jobs/queue-job.ts";
+import type { SchedulerDeps } from "../jobs/scheduler-deps.ts";
+
+const USAGE = `usage: npm run automessage -- <command> [options]
+
+commands:
+  plan [--send-within <duration>] [--plan-id <id>]   plan AutoMessages now (default: tonight's plan, once per night)
+  queue                                              publish the AutoMessages that are due
+  stats                                              planned / queued / sent / failed / dead-lettered counts
+
+Uses the scheduler's environment (MONGO_URL, REDIS_URL, AMQP_URL, ...), and the same locks as the scheduler.`;
+
+async function main(): Promise<number> {
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    options: { "send-within": { type: "string" }, "plan-id": { type: "string" }, help: { type: "boolean", short: "h" } },
+  });
+  const command = positionals[0];
+  if (values.help || !command || !["plan", "queue", "stats"].includes(command)) {
+    console.log(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const sendWithin = values["send-within"];
+  if (sendWithin !== undefined && parseDuration(sendWithin) === undefined) {
+    console.error(`--send-within: "${sendWithin}" is not a duration like 90s, 15m or 24h`);
+    return 2;
+  }
+
+  const config = loadConfig("automessage-cli", schedulerConfigSchema.omit({ ADMIN_API_TOKEN: true, PORT: true }));
+  const logger = createLogger({ name: "automessage-cli", level: process.env.LOG_LEVEL ?? "warn" });
+  const mongo = await createMongo({ url: config.MONGO_URL, dbName: config.MONGO_DB, logger });
+  const redis = await createRedis({ url: config.REDIS_URL, logger });
+  const amqp = await createAmqp({ url: config.AMQP_URL, logger });
+  try {
+    const store = createAutoMessageStore(mongo.db);
+    await store.ensureIndexes();
+    const queues = autoMessageQueues(config.AMQP_QUEUE_PREFIX, config.AUTOMESSAGE_MAX_ATTEMPTS, config.AUTOMESSAGE_RETRY_BASE);
+    await amqp.onConnect((channel) => declareAutoMessageTopology(channel, queues, config.AUTOMESSAGE_RETRY_BASE));
+    const deps: SchedulerDeps = { db: mongo.db, store, amqp, queues, settings: config };
+    const runner = createJobRunner({
+      jobs: [plannerJob(config.PLANNER_CRON), queueJob(config.QUEUE_CRON)],
+      deps,
+      redis: redis.redis,
+      db: mongo.db,
+      prefix: config.REDIS_PREFIX,
+      timezone: config.SCHEDULER_TIMEZONE,
+      replicaId: `cli-${process.pid}`,
+      logger,
+    });
+    let result: unknown;
+    if (command === "plan") {
+      result =
+        sendWithin || values["plan-id"]
+          ? await planAutoMessages(mongo.db, store, {
+              planId: values["plan-id"] ?? `manual-${new Date().toISOString()}`,
+              contents: config.AUTOMESSAGE_CONTENTS,
+              sendWithinMs: sendWithin ? parseDuration(sendWithin)! : config.PLAN_SEND_WITHIN,
+            })
+          : await runner.runNow("automessage-planner");
+    } else if (command === "queue") {
+      result = await runner.runNow("automessage-queue");
+    } else {
+      result = await autoMessageStats(store, amqp, queues);
+    }
+    console.log(JSON.stringify(result, null, 2));
+    return 0;
+  } finally {
+    await amqp.close();
+    await redis.close();
+    await mongo.close();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : String(err));
+    process.exit(1);
+  },
+);
