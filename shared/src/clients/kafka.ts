@@ -1,5 +1,6 @@
 import {
   Kafka,
+  Partitioners,
   logLevel,
   type Admin,
   type Consumer,
@@ -98,7 +99,15 @@ export async function createKafka({ clientId, brokers, logger }: KafkaOptions): 
       log.info({ topics: missing.map((t) => t.topic) }, "kafka topics created");
     },
     async createProducer(config) {
-      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: false, ...config });
+      // The default (murmur2, Java-compatible) partitioner, chosen explicitly: keys land where
+      // any Kafka client would put them.
+      const producer = kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 5,
+        allowAutoTopicCreation: false,
+        createPartitioner: Partitioners.DefaultPartitioner,
+        ...config,
+      });
       await withRetry(() => producer.connect(), { what: "kafka producer connect", logger: log });
       producers.push(producer);
       return producer;

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite on this machine: lint, typecheck, unit tests, then the integration
+# tests against the real Kafka, Mongo-wire server, Redis and RabbitMQ (started here when not
+# running; left running afterwards for the next run — `npm run down` stops them).
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+source scripts/lib/node-deps.sh
+
+started=$(date +%s)
+step() { printf '\n== %s (%ss)\n' "$1" "$(($(date +%s) - started))"; }
+
+step "dependencies"
+ensure_node_deps "$ROOT"
+step "lint"
+npx eslint .
+step "typecheck"
+npx tsc -p tsconfig.json --noEmit
+step "unit tests"
+npx vitest run --project unit
+step "infrastructure"
+bash infra/native/stack.sh up
+step "integration tests"
+npx vitest run --project integration
+step "done"
