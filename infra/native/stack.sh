@@ -16,14 +16,12 @@
 # Which pieces, and why:
 #   Kafka 3.9.x from Maven Central jars (infra/native/kafka/pom.xml), since no release tarball can
 #     be downloaded here; combined broker+controller nodes in KRaft mode, 1 or 3 of them.
-#   FerretDB 1.24 (SQLite backend) as the MongoDB-wire server, built from the Go module proxy via a
-#     small launcher (infra/native/ferretdb), because mongod is not packaged for Debian 12. The
-#     launcher serializes write commands: FerretDB 1.x applies updates as read-modify-write
-#     without a transaction, so concurrent $inc / upserts lost updates (see serialize.go).
-#     Known gaps (FerretDB 1.24): no multi-document transactions, no change streams, no
-#     TTL (expireAfterSeconds) or partial indexes.
-#     (mongo-java-server was evaluated too and rejected: concurrent findOneAndUpdate $inc returned
-#     duplicate values and unordered inserts miscounted duplicates.)
+#   mongo-java-server 1.47 (H2 backend, a file under .stack/data/mongo) as the MongoDB-wire
+#     server, from Maven Central with a small launcher (infra/native/mongo-wire) that runs
+#     commands under one lock, because mongod is not packaged for Debian 12. FerretDB 1.24
+#     (SQLite) was tried first: it applies updates as read-modify-write (concurrent $inc lost
+#     updates), and even with writes serialized in front of it, a 50-statement bulk update
+#     hung it for good. See docs/infrastructure.md.
 #   Redis and RabbitMQ from Debian packages, but as our own foreground processes with our own
 #     config and data dirs; no systemd is involved. If a package's postinstall started the system
 #     service on the port we need, that service is stopped (it would hold the port and use
@@ -36,7 +34,7 @@
 #   RABBITMQ_MANAGEMENT=0 disables the plugin), RABBITMQ_DIST_PORT (RABBITMQ_PORT+20000),
 #   RABBITMQ_NODENAME (chat@localhost), STACK_DIR (<repo>/.stack),
 #   XDG_CACHE_HOME (~/.cache; built artifacts go to $XDG_CACHE_HOME/chat-cluster),
-#   KAFKA_HEAP_OPTS (-Xms256m -Xmx512m), FERRETDB_LOG_LEVEL (error), *_START_TIMEOUT seconds.
+#   KAFKA_HEAP_OPTS (-Xms256m -Xmx512m), MONGO_HEAP_OPTS (-Xms128m -Xmx1g), *_START_TIMEOUT seconds.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -59,7 +57,7 @@ RABBITMQ_MGMT_PORT="${RABBITMQ_MGMT_PORT:-15672}"
 RABBITMQ_DIST_PORT="${RABBITMQ_DIST_PORT:-$((RABBITMQ_PORT + 20000))}"
 RABBITMQ_NODENAME="${RABBITMQ_NODENAME:-chat@localhost}"
 RABBITMQ_MANAGEMENT="${RABBITMQ_MANAGEMENT:-1}"
-FERRETDB_LOG_LEVEL="${FERRETDB_LOG_LEVEL:-error}"
+MONGO_HEAP_OPTS="${MONGO_HEAP_OPTS:--Xms128m -Xmx1g}"
 KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-120}"
 MONGO_START_TIMEOUT="${MONGO_START_TIMEOUT:-30}"
 REDIS_START_TIMEOUT="${REDIS_START_TIMEOUT:-30}"
@@ -112,7 +110,10 @@ ensure_tools() {
       ;;
     redis) command -v redis-server >/dev/null && command -v redis-cli >/dev/null || pkgs+=(redis-server redis-tools) ;;
     rabbitmq) [[ -x "$RABBITMQ_BIN/rabbitmq-server" ]] || pkgs+=(rabbitmq-server) ;;
-    mongo) ;; # Go cannot come from apt here (Debian's is too old); checked in mongo_prepare
+    mongo)
+      command -v javac >/dev/null || pkgs+=(openjdk-17-jdk-headless)
+      command -v mvn >/dev/null || pkgs+=(maven)
+      ;;
     esac
   done
   ((${#pkgs[@]} == 0)) || apt_install "${pkgs[@]}"
@@ -406,46 +407,51 @@ kafka_tool() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# MongoDB wire: FerretDB
+# MongoDB wire: mongo-java-server
 # ---------------------------------------------------------------------------------------------
 
-FERRETDB_SRC="$HERE/ferretdb"
-FERRETDB_VERSION="$(awk '{ for (i = 1; i < NF; i++) if ($i == "github.com/FerretDB/FerretDB") { print $(i + 1); exit } }' "$FERRETDB_SRC/go.mod")"
-# Keyed by the launcher's sources too, so a change to them rebuilds and every clone of the same
-# revision shares one binary.
-FERRETDB_BIN="$CACHE_DIR/ferretdb-$FERRETDB_VERSION-$(sha "$FERRETDB_SRC"/go.mod "$FERRETDB_SRC"/go.sum "$FERRETDB_SRC"/*.go)/ferretdb-launcher"
+MONGO_SRC="$HERE/mongo-wire"
+# Keyed by the pom and the launcher source: a change to either rebuilds, and every clone of
+# the same revision shares one build.
+MONGO_HOME="$CACHE_DIR/mongo-wire-$(sha "$MONGO_SRC/pom.xml" "$MONGO_SRC/MongoWireServer.java")"
 
 _mongo_build() {
-  [[ -x "$FERRETDB_BIN" ]] && return 0
-  command -v go >/dev/null || die "mongo: Go (>= 1.21, it fetches the toolchain go.mod asks for) is needed to build FerretDB"
-  say "mongo: building FerretDB $FERRETDB_VERSION launcher (first time only)"
+  [[ -f "$MONGO_HOME/.complete" ]] && return 0
+  command -v mvn >/dev/null || die "mongo: mvn is missing"
+  command -v javac >/dev/null || die "mongo: javac (a JDK) is missing"
+  say "mongo: fetching mongo-java-server and compiling the launcher (first time only)"
   local tmp
-  tmp="$(mktemp "$FERRETDB_BIN.XXXXXX")"
-  (cd "$FERRETDB_SRC" && GOFLAGS="${GOFLAGS:-} -buildvcs=false" go build -trimpath -o "$tmp" .) ||
+  tmp="$(mktemp -d "$CACHE_DIR/mongo-wire-build.XXXXXX")"
+  cp "$MONGO_SRC/pom.xml" "$tmp/pom.xml"
+  { mvn -q -B -f "$tmp/pom.xml" dependency:copy-dependencies -DoutputDirectory="$tmp/libs" &&
+    javac -d "$tmp/classes" -cp "$tmp/libs/*" "$MONGO_SRC/MongoWireServer.java"; } ||
     {
-      rm -f "$tmp"
-      die "mongo: building the FerretDB launcher failed"
+      rm -rf "$tmp"
+      die "mongo: building the Mongo-wire server failed"
     }
-  mv -f "$tmp" "$FERRETDB_BIN"
+  rm -rf "$MONGO_HOME"
+  mkdir -p "$MONGO_HOME"
+  mv "$tmp/libs" "$tmp/classes" "$MONGO_HOME/"
+  rm -rf "$tmp"
+  touch "$MONGO_HOME/.complete"
 }
 
 mongo_prepare() {
-  [[ -x "$FERRETDB_BIN" ]] && return 0
-  mkdir -p "$(dirname "$FERRETDB_BIN")"
-  with_lock ferretdb _mongo_build
+  [[ -f "$MONGO_HOME/.complete" ]] && return 0
+  with_lock mongo-wire _mongo_build
 }
 
 mongo_start() {
   proc_running mongo && return 0
   free_port mongo "$MONGO_PORT" "" ""
   mkdir -p "$DATA/mongo" "$LOGS"
-  proc_start mongo "$LOGS/mongo.log" -- "$FERRETDB_BIN" -listen "$HOST:$MONGO_PORT" \
-    -sqlite-dir "$DATA/mongo" -log-level "$FERRETDB_LOG_LEVEL"
+  proc_start mongo "$LOGS/mongo.log" -- java $MONGO_HEAP_OPTS -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
+    -cp "$MONGO_HOME/classes:$MONGO_HOME/libs/*" MongoWireServer "$HOST" "$MONGO_PORT" "$DATA/mongo/chat.mv.db"
 }
 
 mongo_wait() {
   wait_port "$HOST" "$MONGO_PORT" "$MONGO_START_TIMEOUT" mongo
-  wait_log "$MONGO_START_TIMEOUT" mongo 'ferretdb-launcher ready'
+  wait_log "$MONGO_START_TIMEOUT" mongo 'mongo-wire ready'
   wait_cmd "$MONGO_START_TIMEOUT" mongo -- node "$HERE/probe.mjs" mongo "$HOST" "$MONGO_PORT"
 }
 
@@ -453,7 +459,7 @@ mongo_down() { proc_stop mongo; }
 
 mongo_line() {
   if proc_running mongo && port_open "$MONGO_PORT"; then
-    printf '%-9s up    mongodb://%s:%s (FerretDB %s, SQLite)\n' mongo "$HOST" "$MONGO_PORT" "$FERRETDB_VERSION"
+    printf '%-9s up    mongodb://%s:%s (mongo-java-server 1.47, H2)\n' mongo "$HOST" "$MONGO_PORT"
   else
     printf '%-9s down\n' mongo
     return 1
