@@ -13,6 +13,7 @@ export interface ServiceSettings {
   LOG_LEVEL: string;
   HTTP_HOST: string;
   SHUTDOWN_TIMEOUT_MS: number;
+  TRUST_PROXY: string;
 }
 
 export interface ServiceContext {
@@ -55,7 +56,7 @@ export async function runService(
   const registry = createMetricsRegistry(name);
   const app = express();
   app.disable("x-powered-by");
-  app.set("trust proxy", "loopback");
+  app.set("trust proxy", settings.TRUST_PROXY);
   let draining = false;
   const isDraining = () => draining;
   const server = createServer(app);

@@ -7,6 +7,8 @@ export const baseEnv = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** Address the process's HTTP server binds to. */
   HTTP_HOST: z.string().default("127.0.0.1"),
+  /** Which proxies' X-Forwarded-For to believe (express "trust proxy"): "loopback", "uniquelocal", a CIDR list. */
+  TRUST_PROXY: z.string().default("loopback"),
   /** How long shutdown may take before the process exits anyway. */
   SHUTDOWN_TIMEOUT_MS: positiveInt(15_000),
 });
