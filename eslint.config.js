@@ -15,7 +15,12 @@ export default tseslint.config(
     },
   },
   {
-    files: ["scripts/**", "**/cli/**", "**/bench/**"],
+    // Plain Node scripts (no TypeScript): Node's globals.
+    files: ["**/*.mjs"],
+    languageOptions: { globals: { process: "readonly", console: "readonly", Buffer: "readonly" } },
+  },
+  {
+    files: ["scripts/**", "**/cli/**", "**/bench/**", "tools/**"],
     rules: { "no-console": "off" },
   },
 );

@@ -8,14 +8,14 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["shared/src/**/*.test.ts", "services/*/src/**/*.test.ts"],
+          include: ["shared/src/**/*.test.ts", "services/*/src/**/*.test.ts", "tools/*/src/**/*.test.ts"],
           environment: "node",
         },
       },
       {
         test: {
           name: "integration",
-          include: ["shared/test/**/*.int.test.ts", "services/*/test/**/*.int.test.ts", "test/**/*.int.test.ts"],
+          include: ["shared/test/**/*.int.test.ts", "services/*/test/**/*.int.test.ts", "tools/*/test/**/*.int.test.ts", "test/**/*.int.test.ts"],
           environment: "node",
           testTimeout: 60_000,
           hookTimeout: 120_000,

@@ -35,7 +35,7 @@ export function startAuthService(config: AuthConfig, options: AuthServiceOptions
       app.use(express.json({ limit: "16kb" }));
       app.use("/api/auth", createAuthRoutes({ users, tokens, verifier, bcryptCost: config.BCRYPT_COST }));
       app.use("/api/user", createUserRoutes({ users, verifier, redis: redis.redis, keys }));
-      app.use("/internal", requireInternalToken(config.INTERNAL_API_TOKEN), createInternalRoutes({ users }));
+      app.use("/internal", requireInternalToken(config.INTERNAL_API_TOKEN), createInternalRoutes({ users, tokens, bcryptCost: config.BCRYPT_COST }));
       return { dependencies: [mongo, redis] };
     },
     options,

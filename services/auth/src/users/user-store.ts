@@ -73,6 +73,37 @@ export function createUserStore(db: Db) {
       return doc;
     },
 
+    /** Creates the missing ones of these usernames in one bulk write (same password hash); returns all. */
+    async seed(usernames: string[], passwordHash: string): Promise<UserDoc[]> {
+      const now = new Date();
+      await users.bulkWrite(
+        usernames.map((username) => ({
+          updateOne: {
+            filter: { usernameKey: username.toLowerCase() },
+            update: {
+              $setOnInsert: {
+                _id: randomUUID(),
+                username,
+                email: `${username.toLowerCase()}@loadtest.invalid`,
+                passwordHash,
+                displayName: username,
+                bio: "",
+                avatarUrl: null,
+                active: true,
+                createdAt: now,
+                updatedAt: now,
+              },
+            },
+            upsert: true,
+          },
+        })),
+        { ordered: false },
+      );
+      const found = await users.find({ usernameKey: { $in: usernames.map((u) => u.toLowerCase()) } }).toArray();
+      const byKey = new Map(found.map((u) => [u.usernameKey, u]));
+      return usernames.map((u) => byKey.get(u.toLowerCase())).filter((u): u is UserDoc => u !== undefined);
+    },
+
     /** By email when it looks like one, else by username, both case-insensitively. */
     findByLogin(login: string): Promise<UserDoc | null> {
       const key = login.trim().toLowerCase();
