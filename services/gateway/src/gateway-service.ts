@@ -20,6 +20,7 @@ import { createRateLimiter } from "./http/rate-limiter.ts";
 import { createPresence } from "./presence/presence.ts";
 import { createChatActions } from "./socket/chat-actions.ts";
 import { createLocalSessions } from "./socket/sessions.ts";
+import { attachPlainWebSocket } from "./socket/plain-ws-server.ts";
 import { attachSocketIo } from "./socket/socket-io-server.ts";
 
 export interface GatewayServiceOptions {
@@ -114,12 +115,23 @@ export function startGateway(config: GatewayConfig, options: GatewayServiceOptio
         eventsPerSecond: config.SOCKET_EVENTS_PER_SECOND,
         onDisconnected: (userId) => actions.userLeft(userId),
       });
+      const plainWs = attachPlainWebSocket({
+        server,
+        logger: log,
+        verifier,
+        presence,
+        actions,
+        sessions,
+        maxPayloadBytes: config.SOCKET_MAX_PAYLOAD_BYTES,
+        eventsPerSecond: config.SOCKET_EVENTS_PER_SECOND,
+        onDisconnected: (userId) => actions.userLeft(userId),
+      });
 
       return {
         dependencies: [kafka, redis],
         isReady: () => joined,
         shutdown: [
-          { name: "drain sockets", run: () => socketIo.drain() },
+          { name: "drain sockets", run: async () => void (await Promise.all([socketIo.drain(), plainWs.drain()])) },
           { name: "leave the registry", run: () => presence.stop() },
           { name: "stop delivery consumer", run: () => deliveryConsumer.disconnect() },
           { name: "flush producer", run: () => batching.flush() },

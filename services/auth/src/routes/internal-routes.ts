@@ -13,6 +13,8 @@ const seedRequestSchema = z
     from: z.number().int().min(0).default(0),
     count: z.number().int().min(1).max(5000),
     password: passwordSchema,
+    /** Also start a session per user and return its tokens. @default true */
+    sessions: z.boolean().default(true),
   })
   .strict();
 
@@ -25,12 +27,16 @@ export function createInternalRoutes({ users, tokens, bcryptCost }: { users: Use
    * with one bcrypt hash for all (not one per user), each returned with a fresh session.
    */
   router.post("/users/seed", async (req, res) => {
-    const { prefix, from, count, password } = validate(seedRequestSchema, req.body);
+    const { prefix, from, count, password, sessions: withSessions } = validate(seedRequestSchema, req.body);
     const passwordHash = await bcrypt.hash(password, bcryptCost);
     const seeded = await users.seed(
       Array.from({ length: count }, (_, i) => `${prefix}${from + i}`),
       passwordHash,
     );
+    if (!withSessions) {
+      res.json({ users: seeded.map((u) => ({ id: u._id, username: u.username })) });
+      return;
+    }
     const meta = { userAgent: "loadtest-seed", ip: req.ip ?? "" };
     const sessions = await Promise.all(
       seeded.map(async (u) => ({ id: u._id, username: u.username, ...(await tokens.startSession({ id: u._id, username: u.username }, meta)) })),

@@ -43,6 +43,8 @@ export function attachSocketIo(deps: SocketIoDeps) {
     transports: ["websocket"],
     maxHttpBufferSize: deps.maxPayloadBytes,
     serveClient: false,
+    // Other upgrade paths (the plain WebSocket at /ws) are not Socket.IO's to close.
+    destroyUpgrade: false,
     cors: { origin: true },
   });
   // Nothing needs the upgrade request after the handshake; dropping it saves memory per socket.

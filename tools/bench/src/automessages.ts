@@ -1,0 +1,59 @@
+// The AutoMessage pipeline at scale on the running cluster: seeds users in bulk, times the
+// planner, then times the queue job and the worker until every planned message is sent.
+//
+//   npm run bench:automessages [-- --users 100000 --deliver 2000]
+//
+// --users: active users the planner pairs (seeded as bench_am<n>, reused on later runs);
+// --deliver: how many of the planned messages to queue and send (the rest are left for later).
+import { parseArgs } from "node:util";
+import { MongoClient } from "mongodb";
+import { clusterSecrets } from "./cluster-secrets.ts";
+
+const { values } = parseArgs({ options: { users: { type: "string", default: "100000" }, deliver: { type: "string", default: "2000" } } });
+const users = Number(values.users);
+const deliver = Number(values.deliver);
+const { internalToken, adminToken } = clusterSecrets();
+const scheduler = "http://127.0.0.1:4003";
+
+const seedStarted = performance.now();
+for (let from = 0; from < users; from += 5000) {
+  const res = await fetch("http://127.0.0.1:4001/internal/users/seed", {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-internal-token": internalToken },
+    body: JSON.stringify({ prefix: "bench_am", from, count: Math.min(5000, users - from), password: "benchmark password", sessions: false }),
+  });
+  if (!res.ok) throw new Error(`seed: ${res.status} ${await res.text()}`);
+}
+console.log(`seeded ${users} users in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s`);
+
+const admin = async (method: string, path: string, body?: unknown) => {
+  const res = await fetch(`${scheduler}/admin/automessages/${path}`, {
+    method,
+    headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as Record<string, unknown>;
+};
+
+const planId = `bench-${Date.now()}`;
+const plan = (await admin("POST", "plan", { planId, sendWithin: "24h" })) as { result: { activeUsers: number; inserted: number; ms: number } };
+console.log(`planner: ${plan.result.activeUsers} active users -> ${plan.result.inserted} AutoMessages in ${plan.result.ms} ms`);
+
+// Make `deliver` of them due now, then queue and watch the worker.
+const mongo = await new MongoClient(process.env.MONGO_URL ?? "mongodb://127.0.0.1:27017").connect();
+const coll = mongo.db(process.env.MONGO_DB ?? "chat").collection<{ _id: string; planId: string; isSent: boolean }>("automessages");
+const ids = (await coll.find({ planId }).limit(deliver).project<{ _id: string }>({ _id: 1 }).toArray()).map((d) => d._id);
+await coll.updateMany({ _id: { $in: ids } }, { $set: { sendDate: new Date(0) } });
+const started = performance.now();
+const queued = (await admin("POST", "queue")) as { result: { queued: number; ms: number } };
+console.log(`queue job: ${queued.result.queued} published in ${queued.result.ms} ms`);
+for (;;) {
+  const sent = await coll.countDocuments({ _id: { $in: ids }, isSent: true });
+  if (sent >= ids.length) break;
+  if (performance.now() - started > 600_000) throw new Error(`only ${sent} of ${ids.length} sent after 10 minutes`);
+  await new Promise((r) => setTimeout(r, 250));
+}
+const seconds = (performance.now() - started) / 1000;
+console.log(`worker: ${ids.length} AutoMessages queued and sent in ${seconds.toFixed(1)} s = ${(ids.length / seconds).toFixed(0)}/s`);
+await mongo.close();

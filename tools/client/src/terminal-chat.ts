@@ -1,0 +1,195 @@
+import { createInterface } from "node:readline";
+import type { Readable, Writable } from "node:stream";
+import { io, type Socket } from "socket.io-client";
+import type { ClientToServerEvents, ServerToClientEvents, StoredMessage } from "@chat/shared/contracts";
+
+export interface TerminalChatOptions {
+  gateway: string;
+  user: string;
+  password: string;
+  input: Readable;
+  output: Writable;
+  /** Send typing signals on keypresses (only meaningful on a TTY). @default false */
+  keypressTyping?: boolean;
+}
+
+interface Conversation {
+  id: string;
+  type: "direct" | "group";
+  title: string | null;
+  participantIds: string[];
+  unreadCount: number;
+  lastSeq: number;
+  lastMessage: { content: string; senderId: string } | null;
+}
+
+const HELP = `commands: /list  /open <username|number>  /history  /who  /help  /quit  — anything else is sent to the open conversation`;
+
+/**
+ * The terminal client: logs in (or registers), lists conversations, opens one by number or
+ * username, shows live messages, typing and presence, sends what you type. Everything goes
+ * through the public contract of one gateway. Resolves when the user types /quit.
+ */
+export async function runTerminalChat(o: TerminalChatOptions): Promise<void> {
+  const print = (line: string) => o.output.write(`${line}\n`);
+  const api = async <T>(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: T }> => {
+    const res = await fetch(`${o.gateway}${path}`, {
+      method,
+      headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : {}) as T };
+  };
+
+  type AuthBody = { user: { id: string; username: string }; accessToken: string; error?: { message: string } };
+  let auth = await api<AuthBody>("POST", "/api/auth/login", { login: o.user, password: o.password });
+  if (auth.status === 401) {
+    auth = await api<AuthBody>("POST", "/api/auth/register", { username: o.user, email: `${o.user.toLowerCase()}@example.com`, password: o.password });
+    if (auth.status === 201) print(`registered as ${o.user}`);
+  }
+  if (auth.status !== 200 && auth.status !== 201) throw new Error(`cannot log in: ${auth.body.error?.message ?? auth.status}`);
+  const token = auth.body.accessToken;
+  const me = auth.body.user;
+  print(`logged in as ${me.username} on ${o.gateway}`);
+
+  const names = new Map<string, string>([[me.id, me.username]]);
+  async function nameOf(id: string): Promise<string> {
+    if (!names.has(id)) await loadUsers();
+    return names.get(id) ?? id.slice(0, 8);
+  }
+  async function loadUsers(): Promise<void> {
+    let cursor: string | null = null;
+    for (let page = 0; page < 50; page++) {
+      const res: { body: { users: Array<{ id: string; username: string }>; nextCursor: string | null } } = await api(
+        "GET",
+        `/api/user/list?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
+        undefined,
+        token,
+      );
+      for (const u of res.body.users ?? []) names.set(u.id, u.username);
+      cursor = res.body.nextCursor;
+      if (!cursor) return;
+    }
+  }
+
+  let conversations: Conversation[] = [];
+  let current: Conversation | undefined;
+  const lastSeen = new Map<string, number>();
+  const shown = new Set<string>();
+
+  async function label(c: Conversation): Promise<string> {
+    if (c.title) return c.title;
+    const others = await Promise.all(c.participantIds.filter((p) => p !== me.id).map(nameOf));
+    return others.join(", ");
+  }
+  async function list(): Promise<void> {
+    conversations = (await api<{ conversations: Conversation[] }>("GET", "/api/conversations", undefined, token)).body.conversations;
+    if (conversations.length === 0) print("no conversations yet: /open <username> starts one");
+    for (const [i, c] of conversations.entries()) {
+      const unread = c.unreadCount > 0 ? ` (${c.unreadCount} unread)` : "";
+      const last = c.lastMessage ? ` — ${await nameOf(c.lastMessage.senderId)}: ${c.lastMessage.content}` : "";
+      print(`${i + 1}) ${await label(c)}${unread}${last}`);
+    }
+  }
+  async function show(m: StoredMessage): Promise<void> {
+    if (shown.has(m.messageId)) return;
+    shown.add(m.messageId);
+    lastSeen.set(m.conversationId, Math.max(lastSeen.get(m.conversationId) ?? 0, m.seq));
+    const where = current?.id === m.conversationId ? "" : `[${await label(conversations.find((c) => c.id === m.conversationId) ?? ({ title: "new", participantIds: [] } as unknown as Conversation))}] `;
+    print(`${where}${await nameOf(m.senderId)}: ${m.content}`);
+    if (current?.id === m.conversationId && m.senderId !== me.id) socket.emit("mark_read", { conversationId: m.conversationId, seq: m.seq }, () => undefined);
+  }
+  async function history(): Promise<void> {
+    if (!current) {
+      print("no conversation open");
+      return;
+    }
+    const res = await api<{ messages: StoredMessage[] }>("GET", `/api/conversations/${current.id}/messages?limit=20`, undefined, token);
+    for (const m of res.body.messages) await show(m);
+  }
+  async function open(arg: string): Promise<void> {
+    await list();
+    const n = Number(arg);
+    let target = Number.isInteger(n) && n >= 1 ? conversations[n - 1] : undefined;
+    if (!target) {
+      await loadUsers();
+      const id = [...names].find(([, u]) => u.toLowerCase() === arg.toLowerCase())?.[0];
+      if (!id) {
+        print(`no user or conversation "${arg}"`);
+        return;
+      }
+      const res = await api<{ conversation: Conversation; error?: { message: string } }>("POST", "/api/conversations", { participantIds: [id] }, token);
+      if (res.status >= 400) {
+        print(`cannot open: ${res.body.error?.message}`);
+        return;
+      }
+      target = res.body.conversation;
+      conversations.push(target);
+    }
+    current = target;
+    socket.emit("join_room", { conversationId: target.id }, () => undefined);
+    print(`-- ${await label(target)} --`);
+    await history();
+  }
+
+  const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(o.gateway, { transports: ["websocket"], auth: { token } });
+  socket.on("message_received", ({ message }) => void show(message));
+  socket.on("typing", ({ conversationId, userId, isTyping }) => {
+    if (isTyping && conversationId === current?.id) void nameOf(userId).then((n) => print(`… ${n} is typing`));
+  });
+  socket.on("user_online", ({ userId }) => void nameOf(userId).then((n) => print(`* ${n} is online`)));
+  socket.on("user_offline", ({ userId }) => void nameOf(userId).then((n) => print(`* ${n} went offline`)));
+  socket.on("message_read", ({ conversationId, userId, seq }) => {
+    if (conversationId === current?.id && userId !== me.id) void nameOf(userId).then((n) => print(`✓ ${n} read up to #${seq}`));
+  });
+  socket.on("disconnect", (reason) => print(`! disconnected (${reason}), reconnecting…`));
+  socket.io.on("reconnect", () => {
+    print("! reconnected");
+    // Catch up on what was missed while away, in order, without repeats.
+    socket.emit("resume", { conversations: Object.fromEntries(lastSeen) }, () => undefined);
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", () => resolve());
+    socket.once("connect_error", reject);
+  });
+  await list();
+  print(HELP);
+
+  const rl = createInterface({ input: o.input, terminal: false });
+  let typing = false;
+  if (o.keypressTyping) {
+    o.input.on("keypress", () => {
+      if (!current || typing) return;
+      typing = true;
+      socket.emit("typing", { conversationId: current.id, isTyping: true }, () => undefined);
+    });
+  }
+  let n = 0;
+  try {
+    for await (const raw of rl) {
+      const line = raw.trim();
+      if (!line) continue;
+      if (line === "/quit") break;
+      if (line === "/help") print(HELP);
+      else if (line === "/list") await list();
+      else if (line === "/history") await history();
+      else if (line === "/who") {
+        const online = await api<{ userIds: string[] }>("GET", "/api/user/online", undefined, token);
+        print(`online: ${(await Promise.all(online.body.userIds.map(nameOf))).join(", ")}`);
+      } else if (line.startsWith("/open ")) await open(line.slice(6).trim());
+      else if (line.startsWith("/")) print(`unknown command ${line}; ${HELP}`);
+      else if (!current) print("open a conversation first: /open <username|number>");
+      else {
+        if (typing) socket.emit("typing", { conversationId: current.id, isTyping: false }, () => undefined);
+        typing = false;
+        const ack = await socket.timeout(10_000).emitWithAck("send_message", { conversationId: current.id, content: line, clientMsgId: `cli-${Date.now()}-${n++}` });
+        if (!ack.ok) print(`! not sent: ${ack.error.message}`);
+      }
+    }
+  } finally {
+    rl.close();
+    socket.close();
+    print("bye");
+  }
+}
