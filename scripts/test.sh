@@ -15,7 +15,7 @@ ensure_node_deps "$ROOT"
 step "lint"
 npx eslint .
 step "typecheck"
-npx tsc -p tsconfig.json --noEmit
+npm run -s typecheck
 step "unit tests"
 npx vitest run --project unit
 step "infrastructure"

@@ -8,6 +8,7 @@ import { cors } from "./cors.ts";
 import { proxyTo } from "./proxy.ts";
 import type { RateLimiter } from "./rate-limiter.ts";
 import { requestContext } from "./request-context.ts";
+import { mountWebClient } from "./web-client.ts";
 
 export interface PublicApiDeps {
   config: GatewayConfig;
@@ -48,6 +49,8 @@ export function mountPublicApi(app: Express, { config, logger, verifier, limiter
   );
   app.use(cors(config.CORS_ORIGINS));
   app.use(requestContext(log));
+
+  mountWebClient(app, log);
 
   const openApi = buildOpenApiDocument();
   app.get("/api/openapi.json", (_req, res) => {

@@ -16,8 +16,12 @@ export interface BatchConsumerOptions<S extends z.ZodTypeAny> {
   /** Partitions processed in parallel. @default 3 */
   partitionsConsumedConcurrently?: number;
   processed?: Counter<"topic" | "outcome">;
-  /** Processes valid records (in partition order) and returns the invalid ones with a reason. */
-  handle(records: Array<z.infer<S>>): Promise<Array<{ record: z.infer<S>; reason: string }>>;
+  /**
+   * Processes valid records (in partition order) and returns the invalid ones with a reason.
+   * `origins[i]` is where records[i] sits in Kafka (`topic:partition:offset`): a replay after a
+   * crash shows up with the same origin, a client's resend with another.
+   */
+  handle(records: Array<z.infer<S>>, origins: string[]): Promise<Array<{ record: z.infer<S>; reason: string }>>;
 }
 
 interface Parsed<T> {
@@ -68,7 +72,10 @@ export async function runBatchConsumer<S extends z.ZodTypeAny>(opts: BatchConsum
           }
         });
         const valid = parsed.filter((p) => p.value !== undefined);
-        const refused = await opts.handle(valid.map((p) => p.value));
+        const refused = await opts.handle(
+          valid.map((p) => p.value),
+          valid.map((p) => `${batch.topic}:${batch.partition}:${p.message.offset}`),
+        );
         const byRecord = new Map(valid.map((p) => [p.value, p.message]));
         await deadLetter(
           [

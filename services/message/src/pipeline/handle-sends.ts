@@ -1,22 +1,20 @@
 import type { MessageSend } from "@chat/shared/contracts";
 import type { RecipientEvent } from "@chat/shared/contracts";
-import type { MessageStore } from "../store/message-store.ts";
 import type { DeliveryPublisher } from "@chat/shared";
 import { persistMessages, type PersistDeps, type Rejected } from "./persist-messages.ts";
 
 /**
- * `message.send` -> MongoDB -> one `message` delivery event per participant (the
- * sender's devices included) -> marked delivered. Only then may the offsets move.
+ * `message.send` -> MongoDB -> one `message` delivery event per participant (the sender's
+ * devices included), durable in Kafka. Only then may the offsets move.
  */
-export function createSendHandler(deps: PersistDeps & { messages: MessageStore; delivery: DeliveryPublisher }) {
-  return async (records: MessageSend[]): Promise<Rejected[]> => {
-    const { toDeliver, rejected } = await persistMessages(records, deps);
+export function createSendHandler(deps: PersistDeps & { delivery: DeliveryPublisher }) {
+  return async (records: MessageSend[], origins: string[]): Promise<Rejected[]> => {
+    const { toDeliver, rejected } = await persistMessages(records, origins, deps);
     const events: RecipientEvent[] = [];
     for (const { message, participantIds } of toDeliver) {
       for (const recipientId of participantIds) events.push({ v: 1, type: "message", recipientId, message });
     }
     await deps.delivery.publish(events);
-    await deps.messages.markDelivered(toDeliver.map((d) => d.message.messageId));
     return rejected;
   };
 }

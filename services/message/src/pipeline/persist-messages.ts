@@ -8,7 +8,7 @@ export interface Rejected {
 }
 
 export interface PersistResult {
-  /** Messages to deliver, in Kafka order: new ones, and earlier-stored ones whose delivery never completed. */
+  /** Messages to deliver, in Kafka order: new ones, and stored ones whose Kafka record is being replayed. */
   toDeliver: Array<{ message: StoredMessage; participantIds: string[] }>;
   /** How many records were already stored and delivered (resends, redeliveries). */
   duplicates: number;
@@ -30,23 +30,24 @@ const MAX_ATTEMPTS = 5;
  * during a rebalance, or a crash between insert and `advance`), the unique
  * (conversationId, seq) index refuses the insert and we recompute from the stored maximum.
  */
-export async function persistMessages(records: MessageSend[], deps: PersistDeps): Promise<PersistResult> {
+export async function persistMessages(records: MessageSend[], origins: string[], deps: PersistDeps): Promise<PersistResult> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await persistOnce(records, deps, attempt > 1);
+      return await persistOnce(records, origins, deps, attempt > 1);
     } catch (err) {
       if (!isDuplicateKey(err) || attempt >= MAX_ATTEMPTS) throw err;
     }
   }
 }
 
-async function persistOnce(records: MessageSend[], deps: PersistDeps, fromStoredMax: boolean): Promise<PersistResult> {
+async function persistOnce(records: MessageSend[], origins: string[], deps: PersistDeps, fromStoredMax: boolean): Promise<PersistResult> {
   const { conversations, messages, maxContentLength } = deps;
   const convIds = [...new Set(records.map((r) => r.conversationId))];
   const convById = new Map<string, ConversationDoc>((await conversations.findMany(convIds)).map((c) => [c._id, c]));
 
   const rejected: Rejected[] = [];
   const accepted: MessageSend[] = [];
+  const originOf = new Map(records.map((r, i) => [r, origins[i]!]));
   for (const record of records) {
     const conv = convById.get(record.conversationId);
     if (!conv) rejected.push({ record, reason: "CONVERSATION_NOT_FOUND" });
@@ -81,10 +82,13 @@ async function persistOnce(records: MessageSend[], deps: PersistDeps, fromStored
     seen.add(key);
     const stored = existing.get(key);
     if (stored) {
-      // A clientMsgId reused in another conversation is the sender's bug: the first message
-      // stands, and nothing of it may leak to this conversation's members.
-      if (stored.deliveredAt || stored.conversationId !== record.conversationId) duplicates++;
-      else toDeliver.push({ message: toStoredMessage(stored), participantIds });
+      // The same Kafka record again means a replay after a crash, possibly before its delivery
+      // events were written: deliver again (clients de-duplicate by messageId). Another record
+      // is a resend: already delivered the first time. A clientMsgId reused in another
+      // conversation is the sender's bug: nothing of the first message may leak here.
+      if (stored.origin === originOf.get(record) && stored.conversationId === record.conversationId) {
+        toDeliver.push({ message: toStoredMessage(stored), participantIds });
+      } else duplicates++;
       continue;
     }
     const seq = nextSeq.get(record.conversationId)!;
@@ -100,6 +104,7 @@ async function persistOnce(records: MessageSend[], deps: PersistDeps, fromStored
       kind: record.kind,
       sentAt: record.sentAt,
       createdAt: now,
+      origin: originOf.get(record)!,
     };
     fresh.push(doc);
     toDeliver.push({ message: toStoredMessage(doc), participantIds });
@@ -109,7 +114,7 @@ async function persistOnce(records: MessageSend[], deps: PersistDeps, fromStored
 
   const lastByConversation = new Map<string, StoredMessage>();
   for (const doc of fresh) lastByConversation.set(doc.conversationId, toStoredMessage(doc));
-  await Promise.all([...lastByConversation].map(([id, last]) => conversations.advance(id, last)));
+  await conversations.advance([...lastByConversation.values()]);
 
   return { toDeliver, duplicates, rejected };
 }

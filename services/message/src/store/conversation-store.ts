@@ -112,23 +112,32 @@ export function createConversationStore(db: Db) {
       return toConversation(doc, member?.lastReadSeq ?? 0);
     },
 
-    /** Moves lastSeq/lastMessage forward only; an older (replayed) batch never rolls it back. */
-    async advance(conversationId: string, last: StoredMessage): Promise<void> {
-      await conversations.updateOne(
-        { _id: conversationId, lastSeq: { $lt: last.seq } },
-        {
-          $set: {
-            lastSeq: last.seq,
-            lastActivityAt: new Date(last.createdAt),
-            lastMessage: {
-              messageId: last.messageId,
-              senderId: last.senderId,
-              content: last.content.slice(0, LAST_MESSAGE_PREVIEW),
-              seq: last.seq,
-              sentAt: last.sentAt,
+    /**
+     * Moves each conversation's lastSeq/lastMessage forward to its newest message, in one
+     * bulk write; forward only, so an older (replayed) batch never rolls it back.
+     */
+    async advance(lasts: StoredMessage[]): Promise<void> {
+      if (lasts.length === 0) return;
+      await conversations.bulkWrite(
+        lasts.map((last) => ({
+          updateOne: {
+            filter: { _id: last.conversationId, lastSeq: { $lt: last.seq } },
+            update: {
+              $set: {
+                lastSeq: last.seq,
+                lastActivityAt: new Date(last.createdAt),
+                lastMessage: {
+                  messageId: last.messageId,
+                  senderId: last.senderId,
+                  content: last.content.slice(0, LAST_MESSAGE_PREVIEW),
+                  seq: last.seq,
+                  sentAt: last.sentAt,
+                },
+              },
             },
           },
-        },
+        })),
+        { ordered: false },
       );
     },
 

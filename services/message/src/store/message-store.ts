@@ -13,8 +13,8 @@ export interface MessageDoc {
   kind: "user" | "auto";
   sentAt: string;
   createdAt: Date;
-  /** Set once its delivery events are in Kafka; a replay of an undelivered one delivers it again. */
-  deliveredAt?: Date;
+  /** The Kafka record it was stored from (`topic:partition:offset`): tells a crash replay from a resend. */
+  origin: string;
 }
 
 export const dedupeKeyOf = (senderId: string, clientMsgId: string) => `${senderId}\u0000${clientMsgId}`;
@@ -56,10 +56,6 @@ export function createMessageStore(db: Db) {
     /** Inserts in one round trip; throws (duplicate key) if any seq or dedupe key is taken. */
     async insertMany(docs: MessageDoc[]): Promise<void> {
       if (docs.length > 0) await messages.insertMany(docs, { ordered: true });
-    },
-
-    async markDelivered(ids: string[]): Promise<void> {
-      if (ids.length > 0) await messages.updateMany({ _id: { $in: ids } }, { $set: { deliveredAt: new Date() } });
     },
 
     async maxSeq(conversationId: string): Promise<number> {

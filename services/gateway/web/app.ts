@@ -1,0 +1,325 @@
+// The web client: plain TypeScript on the public contract (REST + Socket.IO), bundled by the
+// gateway with esbuild. State lives in a few maps; the DOM is re-rendered per change.
+import { io, type Socket } from "socket.io-client";
+import type { Ack, ClientToServerEvents, Conversation, ServerToClientEvents, StoredMessage } from "../../../shared/src/contracts/index.ts";
+
+type Session = { accessToken: string; refreshToken: string; user: { id: string; username: string } };
+type Shown = StoredMessage & { state: "sending" | "sent" | "delivered" | "failed" };
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const el = (tag: string, cls = "", text = "") => {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text) e.textContent = text;
+  return e;
+};
+
+let session: Session | null = JSON.parse(localStorage.getItem("chat.session") ?? "null") as Session | null;
+let socket: Socket<ServerToClientEvents, ClientToServerEvents> | undefined;
+const usernames = new Map<string, string>();
+const online = new Set<string>();
+const conversations = new Map<string, Conversation>();
+const messages = new Map<string, Map<string, Shown>>(); // conversationId -> messageId -> message
+const lastSeen: Record<string, number> = {};
+const readUpTo = new Map<string, number>(); // conversationId -> highest seq read by someone else
+const typingUsers = new Map<string, Map<string, number>>(); // conversationId -> userId -> until
+let current: string | undefined;
+let typingSent = 0;
+
+async function api<T>(method: string, path: string, body?: unknown, retry = true): Promise<T> {
+  const res = await fetch(path, {
+    method,
+    headers: { "content-type": "application/json", ...(session ? { authorization: `Bearer ${session.accessToken}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (res.status === 401 && retry && session && path !== "/api/auth/refresh" && (await refresh())) return api(method, path, body, false);
+  const data = res.status === 204 ? {} : await res.json();
+  if (!res.ok) throw new Error((data as { error?: { message?: string } }).error?.message ?? `HTTP ${res.status}`);
+  return data as T;
+}
+
+async function refresh(): Promise<boolean> {
+  if (!session) return false;
+  try {
+    const pair = await api<{ accessToken: string; refreshToken: string }>("POST", "/api/auth/refresh", { refreshToken: session.refreshToken }, false);
+    session = { ...session, ...pair };
+    localStorage.setItem("chat.session", JSON.stringify(session));
+    return true;
+  } catch {
+    logout();
+    return false;
+  }
+}
+
+function logout(): void {
+  localStorage.removeItem("chat.session");
+  session = null;
+  socket?.close();
+  $("app").hidden = true;
+  $("login").hidden = false;
+}
+
+async function authenticate(register: boolean): Promise<void> {
+  const login = $<HTMLInputElement>("login-name").value.trim();
+  const password = $<HTMLInputElement>("login-password").value;
+  const email = $<HTMLInputElement>("login-email").value.trim();
+  $("login-error").textContent = "";
+  try {
+    session = register
+      ? await api<Session>("POST", "/api/auth/register", { username: login, email, password })
+      : await api<Session>("POST", "/api/auth/login", { login, password });
+    localStorage.setItem("chat.session", JSON.stringify(session));
+    await start();
+  } catch (err) {
+    $("login-error").textContent = (err as Error).message;
+  }
+}
+
+async function loadUsers(): Promise<void> {
+  let cursor: string | null = null;
+  do {
+    const page: { users: Array<{ id: string; username: string; online: boolean }>; nextCursor: string | null } = await api(
+      "GET",
+      `/api/user/list?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
+    );
+    for (const u of page.users) {
+      usernames.set(u.id, u.username);
+      if (u.online) online.add(u.id);
+    }
+    cursor = page.nextCursor;
+  } while (cursor);
+}
+
+const nameOf = (id: string) => usernames.get(id) ?? id.slice(0, 8);
+const titleOf = (c: Conversation) => c.title ?? c.participantIds.filter((p) => p !== session?.user.id).map(nameOf).join(", ");
+
+async function loadConversations(): Promise<void> {
+  const { conversations: list } = await api<{ conversations: Conversation[] }>("GET", "/api/conversations");
+  for (const c of list) {
+    conversations.set(c.id, c);
+    lastSeen[c.id] ??= c.lastSeq;
+  }
+  renderConversations();
+}
+
+function renderConversations(): void {
+  const ul = $("conversations");
+  ul.replaceChildren();
+  const sorted = [...conversations.values()].sort((a, b) => b.lastActivityAt.localeCompare(a.lastActivityAt));
+  for (const c of sorted) {
+    const li = el("li", c.id === current ? "active" : "");
+    li.dataset.id = c.id;
+    const others = c.participantIds.filter((p) => p !== session?.user.id);
+    li.append(el("span", `dot${others.some((o) => online.has(o)) ? " online" : ""}`), el("span", "name", titleOf(c)));
+    if (c.unreadCount > 0 && c.id !== current) li.append(el("span", "unread", String(c.unreadCount)));
+    li.onclick = () => void open(c.id);
+    ul.append(li);
+  }
+}
+
+function store(m: StoredMessage, state: Shown["state"] = "delivered"): void {
+  let map = messages.get(m.conversationId);
+  if (!map) messages.set(m.conversationId, (map = new Map()));
+  const prev = map.get(m.messageId);
+  map.set(m.messageId, { ...m, state: prev?.state === "delivered" ? "delivered" : state });
+}
+
+function renderMessages(): void {
+  const list = $("message-list");
+  const box = $("messages");
+  const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+  list.replaceChildren();
+  if (!current) return;
+  const read = readUpTo.get(current) ?? 0;
+  const shown = [...(messages.get(current)?.values() ?? [])].sort((a, b) => (a.seq || Infinity) - (b.seq || Infinity));
+  for (const m of shown) {
+    const mine = m.senderId === session?.user.id;
+    const li = el("li", mine ? "mine" : "");
+    li.dataset.seq = String(m.seq);
+    li.append(el("div", "who", nameOf(m.senderId)), el("span", "text", m.content));
+    if (mine) li.append(el("span", "state", m.state === "delivered" && m.seq <= read ? "read" : m.state));
+    list.append(li);
+  }
+  if (atBottom) box.scrollTop = box.scrollHeight;
+}
+
+function renderTyping(): void {
+  const now = Date.now();
+  const who = [...(typingUsers.get(current ?? "")?.entries() ?? [])].filter(([, until]) => until > now).map(([id]) => nameOf(id));
+  $("typing").textContent = who.length ? `${who.join(", ")} ${who.length > 1 ? "are" : "is"} typing…` : "";
+}
+
+async function open(id: string): Promise<void> {
+  current = id;
+  const c = conversations.get(id);
+  if (!c) return;
+  $("chat-title").textContent = titleOf(c);
+  $<HTMLInputElement>("send-text").disabled = false;
+  $<HTMLButtonElement>("send-button").disabled = false;
+  socket?.emit("join_room", { conversationId: id }, () => undefined);
+  if (!messages.get(id)?.size) {
+    const page = await api<{ messages: StoredMessage[]; hasMore: boolean }>("GET", `/api/conversations/${id}/messages?limit=50`);
+    for (const m of page.messages) store(m);
+    $("older").hidden = !page.hasMore;
+  }
+  markRead();
+  renderConversations();
+  renderMessages();
+  renderTyping();
+}
+
+async function loadOlder(): Promise<void> {
+  if (!current) return;
+  const oldest = Math.min(...[...(messages.get(current)?.values() ?? [])].map((m) => m.seq).filter(Boolean));
+  const page = await api<{ messages: StoredMessage[]; hasMore: boolean }>("GET", `/api/conversations/${current}/messages?limit=50&beforeSeq=${oldest}`);
+  for (const m of page.messages) store(m);
+  $("older").hidden = !page.hasMore;
+  renderMessages();
+}
+
+function markRead(): void {
+  const c = current ? conversations.get(current) : undefined;
+  if (!c || !socket) return;
+  const top = Math.max(0, ...[...(messages.get(c.id)?.values() ?? [])].map((m) => m.seq));
+  if (top > c.lastReadSeq) {
+    socket.emit("mark_read", { conversationId: c.id, seq: top }, () => undefined);
+    c.lastReadSeq = top;
+  }
+  c.unreadCount = 0;
+}
+
+function send(content: string): void {
+  if (!current || !socket || !session) return;
+  const clientMsgId = crypto.randomUUID();
+  const draft: Shown = {
+    messageId: `pending-${clientMsgId}`,
+    clientMsgId,
+    conversationId: current,
+    senderId: session.user.id,
+    content,
+    kind: "user",
+    seq: 0,
+    sentAt: new Date().toISOString(),
+    createdAt: new Date().toISOString(),
+    state: "sending",
+  };
+  const conv = current;
+  if (!messages.has(conv)) messages.set(conv, new Map());
+  messages.get(conv)!.set(draft.messageId, draft);
+  renderMessages();
+  socket.timeout(15_000).emit("send_message", { conversationId: conv, content, clientMsgId }, (err: Error | null, ack: Ack<{ messageId: string }>) => {
+    const map = messages.get(conv)!;
+    map.delete(draft.messageId);
+    if (!err && ack.ok) {
+      if (!map.has(ack.messageId)) map.set(ack.messageId, { ...draft, messageId: ack.messageId, state: "sent" });
+    } else map.set(draft.messageId, { ...draft, state: "failed" });
+    renderMessages();
+  });
+  typingSent = 0;
+  socket.emit("typing", { conversationId: conv, isTyping: false }, () => undefined);
+}
+
+function connect(): void {
+  if (!session) return;
+  socket = io({
+    transports: ["websocket"],
+    // Called on every (re)connection: the resume carries what this page has already seen.
+    auth: (cb) => cb({ token: session?.accessToken, resume: { ...lastSeen } }),
+  });
+  socket.on("connect", () => ($("connection").textContent = "online"));
+  socket.on("disconnect", () => ($("connection").textContent = "reconnecting…"));
+  socket.on("connect_error", (err) => {
+    $("connection").textContent = "offline";
+    if ((err as Error & { data?: { code?: string } }).data?.code === "TOKEN_EXPIRED") void refresh().then((ok) => ok && socket?.connect());
+  });
+  socket.on("message_received", ({ message }) => {
+    store(message);
+    lastSeen[message.conversationId] = Math.max(lastSeen[message.conversationId] ?? 0, message.seq);
+    const c = conversations.get(message.conversationId);
+    if (!c) {
+      void loadConversations();
+      return;
+    }
+    c.lastMessage = { messageId: message.messageId, senderId: message.senderId, content: message.content, seq: message.seq, sentAt: message.sentAt };
+    c.lastSeq = Math.max(c.lastSeq, message.seq);
+    c.lastActivityAt = message.createdAt;
+    if (message.conversationId === current) markRead();
+    else if (message.senderId !== session?.user.id) c.unreadCount++;
+    typingUsers.get(message.conversationId)?.delete(message.senderId);
+    renderConversations();
+    renderMessages();
+    renderTyping();
+  });
+  socket.on("message_read", ({ conversationId, userId, seq }) => {
+    if (userId === session?.user.id) return;
+    readUpTo.set(conversationId, Math.max(readUpTo.get(conversationId) ?? 0, seq));
+    if (conversationId === current) renderMessages();
+  });
+  socket.on("typing", ({ conversationId, userId, isTyping }) => {
+    let map = typingUsers.get(conversationId);
+    if (!map) typingUsers.set(conversationId, (map = new Map()));
+    if (isTyping) map.set(userId, Date.now() + 6000);
+    else map.delete(userId);
+    renderTyping();
+  });
+  socket.on("user_online", ({ userId }) => {
+    online.add(userId);
+    renderConversations();
+  });
+  socket.on("user_offline", ({ userId }) => {
+    online.delete(userId);
+    renderConversations();
+  });
+}
+
+async function start(): Promise<void> {
+  if (!session) return;
+  $("login").hidden = true;
+  $("app").hidden = false;
+  $("me").textContent = session.user.username;
+  try {
+    await loadUsers();
+    await loadConversations();
+  } catch {
+    logout();
+    return;
+  }
+  connect();
+}
+
+$("login-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  void authenticate(false);
+});
+$("register-button").addEventListener("click", () => void authenticate(true));
+$("new-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  void (async () => {
+    const names = $<HTMLInputElement>("new-users").value.split(",").map((s) => s.trim().toLowerCase()).filter(Boolean);
+    await loadUsers();
+    const ids = names.map((n) => [...usernames].find(([, u]) => u.toLowerCase() === n)?.[0]).filter((x): x is string => Boolean(x));
+    if (ids.length !== names.length) return alert("Unknown username");
+    const title = $<HTMLInputElement>("new-title").value.trim();
+    const { conversation } = await api<{ conversation: Conversation }>("POST", "/api/conversations", { participantIds: ids, ...(title ? { title } : {}) });
+    conversations.set(conversation.id, conversation);
+    $<HTMLInputElement>("new-users").value = "";
+    $<HTMLInputElement>("new-title").value = "";
+    await open(conversation.id);
+  })();
+});
+$("send-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const input = $<HTMLInputElement>("send-text");
+  const text = input.value;
+  if (!text.trim()) return;
+  input.value = "";
+  send(text);
+});
+$("send-text").addEventListener("input", () => {
+  if (!current || !socket || Date.now() - typingSent < 3000) return;
+  typingSent = Date.now();
+  socket.emit("typing", { conversationId: current, isTyping: true }, () => undefined);
+});
+$("older").addEventListener("click", () => void loadOlder());
+setInterval(renderTyping, 1000);
+void start();
