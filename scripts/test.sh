@@ -18,6 +18,12 @@ step "typecheck"
 npm run -s typecheck
 step "unit tests"
 npx vitest run --project unit
+step "browser for the web-client test"
+# Debian's Chromium (a test tool cannot download its own browser here).
+if ! command -v chromium >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+fi
 step "infrastructure"
 bash infra/native/stack.sh up
 step "integration tests"
