@@ -22,6 +22,7 @@ import { createChatActions } from "./socket/chat-actions.ts";
 import { createLocalSessions } from "./socket/sessions.ts";
 import { attachPlainWebSocket } from "./socket/plain-ws-server.ts";
 import { attachSocketIo } from "./socket/socket-io-server.ts";
+import type { TransportDeps } from "./socket/transport-deps.ts";
 
 export interface GatewayServiceOptions {
   handleSignals?: boolean;
@@ -104,7 +105,7 @@ export function startGateway(config: GatewayConfig, options: GatewayServiceOptio
       await runDeliveryConsumer({ consumer: deliveryConsumer, topic: deliveryTopic, sessions, logger: log, consumed });
       await presence.start();
 
-      const socketIo = attachSocketIo({
+      const transport: TransportDeps = {
         server,
         logger: log,
         verifier,
@@ -114,18 +115,9 @@ export function startGateway(config: GatewayConfig, options: GatewayServiceOptio
         maxPayloadBytes: config.SOCKET_MAX_PAYLOAD_BYTES,
         eventsPerSecond: config.SOCKET_EVENTS_PER_SECOND,
         onDisconnected: (userId) => actions.userLeft(userId),
-      });
-      const plainWs = attachPlainWebSocket({
-        server,
-        logger: log,
-        verifier,
-        presence,
-        actions,
-        sessions,
-        maxPayloadBytes: config.SOCKET_MAX_PAYLOAD_BYTES,
-        eventsPerSecond: config.SOCKET_EVENTS_PER_SECOND,
-        onDisconnected: (userId) => actions.userLeft(userId),
-      });
+      };
+      const socketIo = attachSocketIo(transport);
+      const plainWs = attachPlainWebSocket(transport);
 
       return {
         dependencies: [kafka, redis],

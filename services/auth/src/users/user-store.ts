@@ -73,35 +73,38 @@ export function createUserStore(db: Db) {
       return doc;
     },
 
-    /** Creates the missing ones of these usernames in one bulk write (same password hash); returns all. */
+    /**
+     * Creates the missing ones of these usernames (same password hash) with one read and one
+     * unordered insert, and returns all of them. A concurrent seed of the same names loses
+     * nothing: the unique index refuses the second copy and the final read finds the first.
+     */
     async seed(usernames: string[], passwordHash: string): Promise<UserDoc[]> {
+      const keys = usernames.map((u) => u.toLowerCase());
+      const existing = new Set((await users.find({ usernameKey: { $in: keys } }).project<{ usernameKey: string }>({ usernameKey: 1 }).toArray()).map((u) => u.usernameKey));
       const now = new Date();
-      await users.bulkWrite(
-        usernames.map((username) => ({
-          updateOne: {
-            filter: { usernameKey: username.toLowerCase() },
-            update: {
-              $setOnInsert: {
-                _id: randomUUID(),
-                username,
-                email: `${username.toLowerCase()}@loadtest.invalid`,
-                passwordHash,
-                displayName: username,
-                bio: "",
-                avatarUrl: null,
-                active: true,
-                createdAt: now,
-                updatedAt: now,
-              },
-            },
-            upsert: true,
-          },
-        })),
-        { ordered: false },
-      );
-      const found = await users.find({ usernameKey: { $in: usernames.map((u) => u.toLowerCase()) } }).toArray();
+      const missing: UserDoc[] = usernames
+        .filter((u) => !existing.has(u.toLowerCase()))
+        .map((username) => ({
+          _id: randomUUID(),
+          username,
+          usernameKey: username.toLowerCase(),
+          email: `${username.toLowerCase()}@loadtest.invalid`,
+          passwordHash,
+          displayName: username,
+          bio: "",
+          avatarUrl: null,
+          active: true,
+          createdAt: now,
+          updatedAt: now,
+        }));
+      if (missing.length > 0) {
+        await users.insertMany(missing, { ordered: false }).catch((err: unknown) => {
+          if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
+        });
+      }
+      const found = await users.find({ usernameKey: { $in: keys } }).toArray();
       const byKey = new Map(found.map((u) => [u.usernameKey, u]));
-      return usernames.map((u) => byKey.get(u.toLowerCase())).filter((u): u is UserDoc => u !== undefined);
+      return keys.map((k) => byKey.get(k)).filter((u): u is UserDoc => u !== undefined);
     },
 
     /** By email when it looks like one, else by username, both case-insensitively. */

@@ -1,13 +1,12 @@
-import type { IncomingMessage, Server as HttpServer } from "node:http";
+import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { randomUUID } from "node:crypto";
 import { WebSocketServer, type WebSocket } from "ws";
-import { RateLimitedError, UnauthorizedError, toErrorBody, type Logger, type TokenVerifier } from "@chat/shared";
+import { RateLimitedError, UnauthorizedError, toErrorBody } from "@chat/shared";
 import { socketPayloadSchemas, z, type Ack, type ClientEventName } from "@chat/shared/contracts";
-import type { Presence } from "../presence/presence.ts";
 import { acknowledged } from "./ack.ts";
-import type { ChatActions } from "./chat-actions.ts";
-import { createSerialQueue, type ChatSession, type LocalSessions } from "./sessions.ts";
+import type { TransportDeps } from "./transport-deps.ts";
+import { createSerialQueue, type ChatSession } from "./sessions.ts";
 import { createTokenBucket } from "./token-bucket.ts";
 
 export const WS_PATH = "/ws";
@@ -29,17 +28,6 @@ const authFrameSchema = z.object({
 
 const EVENT_NAMES = new Set(Object.keys(socketPayloadSchemas));
 
-export interface PlainWsDeps {
-  server: HttpServer;
-  logger: Logger;
-  verifier: TokenVerifier;
-  presence: Presence;
-  actions: ChatActions;
-  sessions: LocalSessions;
-  maxPayloadBytes: number;
-  eventsPerSecond: number;
-  onDisconnected: (userId: string) => void;
-}
 
 /**
  * A plain WebSocket at `/ws` for clients without Socket.IO (the original Go servers spoke
@@ -48,7 +36,7 @@ export interface PlainWsDeps {
  * frame `{ type: "auth", data: { token, resume? } }`, pings every 30 s, dropped after 60 s of
  * silence, frames over the size limit closed with 1009.
  */
-export function attachPlainWebSocket(deps: PlainWsDeps) {
+export function attachPlainWebSocket(deps: TransportDeps) {
   const log = deps.logger.child({ component: "ws" });
   const wss = new WebSocketServer({ noServer: true, maxPayload: deps.maxPayloadBytes });
   const pending = new Set<Promise<void>>();

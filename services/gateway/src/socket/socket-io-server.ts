@@ -1,11 +1,9 @@
-import type { Server as HttpServer } from "node:http";
 import { Server, type Socket } from "socket.io";
-import { RateLimitedError, UnauthorizedError, ValidationError, toErrorBody, type Logger, type TokenVerifier } from "@chat/shared";
+import { RateLimitedError, UnauthorizedError, ValidationError, toErrorBody } from "@chat/shared";
 import { socketPayloadSchemas, type ClientEventName, type ClientToServerEvents, type ServerToClientEvents } from "@chat/shared/contracts";
-import type { Presence } from "../presence/presence.ts";
 import { acknowledged } from "./ack.ts";
-import type { ChatActions } from "./chat-actions.ts";
-import { createSerialQueue, type ChatSession, type LocalSessions } from "./sessions.ts";
+import type { TransportDeps } from "./transport-deps.ts";
+import { createSerialQueue, type ChatSession } from "./sessions.ts";
 import { createTokenBucket } from "./token-bucket.ts";
 
 interface SocketData {
@@ -17,17 +15,6 @@ interface SocketData {
 
 type ChatSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 
-export interface SocketIoDeps {
-  server: HttpServer;
-  logger: Logger;
-  verifier: TokenVerifier;
-  presence: Presence;
-  actions: ChatActions;
-  sessions: LocalSessions;
-  maxPayloadBytes: number;
-  eventsPerSecond: number;
-  onDisconnected: (userId: string) => void;
-}
 
 const EVENT_NAMES = Object.keys(socketPayloadSchemas) as ClientEventName[];
 
@@ -36,7 +23,7 @@ const EVENT_NAMES = Object.keys(socketPayloadSchemas) as ClientEventName[];
  * load balancer), JWT checked in the handshake, the device registered in the cluster
  * before its `connect` reaches the client, every event parsed and acknowledged.
  */
-export function attachSocketIo(deps: SocketIoDeps) {
+export function attachSocketIo(deps: TransportDeps) {
   const { logger, verifier, presence, actions, sessions } = deps;
   const log = logger.child({ component: "socket.io" });
   const io = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>(deps.server, {

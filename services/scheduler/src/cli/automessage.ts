@@ -1,15 +1,10 @@
 import { parseArgs } from "node:util";
 import { createAmqp, createLogger, createMongo, createRedis, loadConfig } from "@chat/shared";
 import { autoMessageStats } from "../admin/admin-routes.ts";
-import { createAutoMessageStore } from "../automessages/automessage-store.ts";
 import { parseDuration } from "../automessages/duration.ts";
 import { planAutoMessages } from "../automessages/planner.ts";
-import { autoMessageQueues, declareAutoMessageTopology } from "../automessages/topology.ts";
 import { schedulerConfigSchema } from "../config.ts";
-import { createJobRunner } from "../jobs/job-runner.ts";
-import { plannerJob } from "../jobs/planner-job.ts";
-import { queueJob } from "../jobs/queue-job.ts";
-import type { SchedulerDeps } from "../jobs/scheduler-deps.ts";
+import { createSchedulerCore } from "../jobs/scheduler-core.ts";
 
 const USAGE = `usage: npm run automessage -- <command> [options]
 
@@ -42,21 +37,8 @@ async function main(): Promise<number> {
   const redis = await createRedis({ url: config.REDIS_URL, logger });
   const amqp = await createAmqp({ url: config.AMQP_URL, logger });
   try {
-    const store = createAutoMessageStore(mongo.db);
-    await store.ensureIndexes();
-    const queues = autoMessageQueues(config.AMQP_QUEUE_PREFIX, config.AUTOMESSAGE_MAX_ATTEMPTS, config.AUTOMESSAGE_RETRY_BASE);
-    await amqp.onConnect((channel) => declareAutoMessageTopology(channel, queues, config.AUTOMESSAGE_RETRY_BASE));
-    const deps: SchedulerDeps = { db: mongo.db, store, amqp, queues, settings: config };
-    const runner = createJobRunner({
-      jobs: [plannerJob(config.PLANNER_CRON), queueJob(config.QUEUE_CRON)],
-      deps,
-      redis: redis.redis,
-      db: mongo.db,
-      prefix: config.REDIS_PREFIX,
-      timezone: config.SCHEDULER_TIMEZONE,
-      replicaId: `cli-${process.pid}`,
-      logger,
-    });
+    const { deps, runner } = await createSchedulerCore(config, { mongo, redis, amqp }, logger, `cli-${process.pid}`);
+    const { store, queues } = deps;
     let result: unknown;
     if (command === "plan") {
       result =
