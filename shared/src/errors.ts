@@ -75,12 +75,6 @@ export class DependencyError extends AppError {
   }
 }
 
-export class InternalError extends AppError {
-  constructor(message = "Internal error", cause?: unknown) {
-    super("INTERNAL", message, 500, false, { cause });
-  }
-}
-
 export function isAppError(err: unknown): err is AppError {
   return err instanceof AppError;
 }

@@ -60,3 +60,18 @@ export function expectOk<T extends object>(ack: Ack<T>): { ok: true } & T {
   if (!ack.ok) throw new Error(`ack failed: ${ack.error.code} ${ack.error.message}`);
   return ack;
 }
+
+/** Connects clients for a suite and closes every one of them at the end. */
+export function createClientTracker() {
+  const clients: ChatClient[] = [];
+  return {
+    async connect(gatewayUrl: string, token: string, options?: { resume?: Record<string, number> }): Promise<ChatClient> {
+      const c = await connectClient(gatewayUrl, token, options);
+      clients.push(c);
+      return c;
+    },
+    closeAll(): void {
+      for (const c of clients.splice(0)) c.close();
+    },
+  };
+}

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { registerUser, type TestUser } from "../../../test/helpers/api.ts";
 import { startCluster, type TestCluster } from "../../../test/helpers/cluster.ts";
 import { createConversation, history } from "../../../test/helpers/conversations.ts";
-import { connectClient, expectOk, type ChatClient } from "../../../test/helpers/sockets.ts";
+import { createClientTracker, expectOk } from "../../../test/helpers/sockets.ts";
 import { uniqueName, waitFor } from "../../../shared/src/testing/index.ts";
 
 async function deliveryEventsConsumed(gatewayUrl: string): Promise<number> {
@@ -18,19 +18,15 @@ async function deliveryEventsConsumed(gatewayUrl: string): Promise<number> {
 describe.each([1, 3])("message delivery with %i gateway(s)", (gatewayCount) => {
   let cluster: TestCluster;
   let gw: (i: number) => string;
-  const clients: ChatClient[] = [];
-  const connect = async (i: number, user: TestUser) => {
-    const c = await connectClient(gw(i), user.accessToken);
-    clients.push(c);
-    return c;
-  };
+  const clients = createClientTracker();
+  const connect = (i: number, user: TestUser) => clients.connect(gw(i), user.accessToken);
 
   beforeAll(async () => {
     cluster = await startCluster({ gateways: gatewayCount, messageReplicas: 2, env: { SOCKET_EVENTS_PER_SECOND: "200" } });
     gw = (i) => cluster.gateways[i % gatewayCount]!.url;
   });
   afterAll(async () => {
-    for (const c of clients) c.close();
+    clients.closeAll();
     await cluster?.stop();
   });
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { call, registerUser, type TestUser } from "../../../test/helpers/api.ts";
 import { entries, startCluster, type TestCluster } from "../../../test/helpers/cluster.ts";
 import { createConversation, history, type ConversationView } from "../../../test/helpers/conversations.ts";
-import { connectClient, expectOk, type ChatClient } from "../../../test/helpers/sockets.ts";
+import { createClientTracker, expectOk, type ChatClient } from "../../../test/helpers/sockets.ts";
 import { waitFor } from "../../../shared/src/testing/index.ts";
 
 const PRESENCE_TTL_MS = 4000;
@@ -15,12 +15,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe("live state across 3 gateways", () => {
   let cluster: TestCluster;
   let gw: (i: number) => string;
-  const clients: ChatClient[] = [];
-  const connect = async (i: number, user: TestUser) => {
-    const c = await connectClient(gw(i), user.accessToken);
-    clients.push(c);
-    return c;
-  };
+  const clients = createClientTracker();
+  const connect = (i: number, user: TestUser) => clients.connect(gw(i), user.accessToken);
   const isOnline = async (viewer: TestUser, user: TestUser, i = 0) =>
     (await call<{ online: boolean }>(gw(i), "GET", `/api/user/${user.id}/online`, undefined, { token: viewer.accessToken })).body.online;
 
@@ -38,7 +34,7 @@ describe("live state across 3 gateways", () => {
     gw = (i) => cluster.gateways[i % 3]!.url;
   });
   afterAll(async () => {
-    for (const c of clients) c.close();
+    clients.closeAll();
     await cluster?.stop();
   });
 
@@ -73,8 +69,7 @@ describe("live state across 3 gateways", () => {
     await createConversation(gw(0), alice, [bob]);
     const doomed = await cluster.spawn("gateway-doomed", entries.gateway, { GATEWAY_ID: `${cluster.env.MONGO_DB}-doomed` });
     const watcher = await connect(0, bob);
-    const victim = await connectClient(doomed.url, alice.accessToken);
-    clients.push(victim);
+    await clients.connect(doomed.url, alice.accessToken);
     await waitFor(() => eventsOf(watcher, "user_online").some((p) => p.userId === alice.id), { what: "user_online" });
 
     const killedAt = Date.now();
@@ -197,8 +192,7 @@ describe("live state across 3 gateways", () => {
     for (let i = 1; i <= 50; i++) expectOk(await a.request("send_message", { conversationId: conv.id, content: `missed ${i}`, clientMsgId: `cu-${i}` }));
 
     // Resume in the handshake: the replay comes before any live message.
-    const back = await connectClient(gw(2), bob.accessToken, { resume: { [conv.id]: lastSeen } });
-    clients.push(back);
+    const back = await clients.connect(gw(2), bob.accessToken, { resume: { [conv.id]: lastSeen } });
     await waitFor(() => eventsOf(back, "resumed").length === 1, { what: "resumed" });
     // Acked means in Kafka; the last few may still be on their way to MongoDB and arrive live.
     expect(eventsOf(back, "resumed")[0]).toMatchObject({ truncated: [] });
@@ -227,8 +221,7 @@ describe("live state across 3 gateways", () => {
     const lastSeen = Math.max(...b.messages.map((m) => m.seq));
     await sleep(200);
     // Registered (in the handshake) before its replay runs, with live messages held meanwhile.
-    const back = await connectClient(gw(2), bob.accessToken, { resume: { [conv.id]: lastSeen } });
-    clients.push(back);
+    const back = await clients.connect(gw(2), bob.accessToken, { resume: { [conv.id]: lastSeen } });
     await waitFor(() => eventsOf(back, "resumed").length === 1, { what: "resumed" });
     await sleep(300);
     sending = false;

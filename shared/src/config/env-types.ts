@@ -5,15 +5,6 @@ export const port = (fallback: number) => z.coerce.number().int().min(0).max(655
 
 export const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
-export const nonNegativeInt = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
-
-/** "true"/"1"/"yes" and "false"/"0"/"no", case-insensitive. */
-export const bool = (fallback: boolean) =>
-  z
-    .enum(["true", "false", "1", "0", "yes", "no", "TRUE", "FALSE"])
-    .default(fallback ? "true" : "false")
-    .transform((v) => ["true", "1", "yes", "TRUE"].includes(v));
-
 /** Comma-separated list, blanks dropped. */
 export const csv = (fallback: string) =>
   z

@@ -47,8 +47,7 @@ export function createAuthRoutes({ users, tokens, verifier, bcryptCost }: AuthRo
 
   router.post("/refresh", async (req, res) => {
     const input = validate(refreshRequestSchema, req.body);
-    const { userId: _userId, ...pair } = await tokens.rotate(input.refreshToken);
-    res.json(pair);
+    res.json(await tokens.rotate(input.refreshToken));
   });
 
   router.post("/logout", auth, async (_req, res) => {

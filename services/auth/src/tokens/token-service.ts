@@ -74,7 +74,7 @@ export function createTokenService({ redis, keys, privateKey, accessTtlS, refres
     },
 
     /** Rotation: the presented token is spent, a new pair in the same family is returned. */
-    async rotate(refreshToken: string): Promise<TokenPair & { userId: string }> {
+    async rotate(refreshToken: string): Promise<TokenPair> {
       const hash = hashToken(refreshToken);
       const raw = await redis.get(keys.refreshToken(hash));
       if (!raw) throw new UnauthorizedError("Invalid refresh token", "REFRESH_INVALID");
@@ -97,7 +97,6 @@ export function createTokenService({ redis, keys, privateKey, accessTtlS, refres
       }
       const next = await issueRefresh(record);
       return {
-        userId: record.userId,
         accessToken: signAccess(record.userId, record.username, record.sessionId),
         refreshToken: next,
         expiresIn: accessTtlS,
