@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest";
+import { uniqueName } from "../shared/src/testing/index.ts";
 import { writeKeyPair } from "./helpers/cluster.ts";
 import { freePort, spawnService, waitReady, type ServiceProcess } from "./helpers/processes.ts";
 
@@ -19,9 +20,20 @@ describe("every process boots for real and shuts down cleanly", () => {
 
   it("answers /healthz, /readyz and /metrics, then exits 0 on SIGTERM", async () => {
     const keys = writeKeyPair();
-    const env = { JWT_PRIVATE_KEY_FILE: keys.privateFile, JWT_PUBLIC_KEY_FILE: keys.publicFile, KAFKA_TOPIC_PREFIX: "boot.", INTERNAL_API_TOKEN: "boot-test-internal-token", ADMIN_API_TOKEN: "boot-test-admin-token", AMQP_QUEUE_PREFIX: "boot." };
+    // A prefix of its own per run: nothing a previous run left in Kafka, RabbitMQ or Redis matters.
+    const run = uniqueName("boot").replace(/-/g, "_");
+    const env = {
+      JWT_PRIVATE_KEY_FILE: keys.privateFile,
+      JWT_PUBLIC_KEY_FILE: keys.publicFile,
+      KAFKA_TOPIC_PREFIX: `${run}.`,
+      AMQP_QUEUE_PREFIX: `${run}.`,
+      REDIS_PREFIX: `${run}:`,
+      MONGO_DB: run,
+      INTERNAL_API_TOKEN: "boot-test-internal-token",
+      ADMIN_API_TOKEN: "boot-test-admin-token",
+    };
     for (const [name, entry] of entries) {
-      running.push(spawnService(name, entry, await freePort(), { ...env, GATEWAY_ID: `boot-${name}` }));
+      running.push(spawnService(name, entry, await freePort(), { ...env, GATEWAY_ID: `${run}-${name}` }));
     }
     await Promise.all(running.map((svc) => waitReady(svc)));
 
@@ -37,8 +49,9 @@ describe("every process boots for real and shuts down cleanly", () => {
 
     for (const svc of running) svc.child.kill("SIGTERM");
     const codes = await Promise.all(running.map((svc) => svc.exited));
+    for (const [i, svc] of running.entries()) if (codes[i] !== 0) console.error(`--- ${svc.name} exited ${codes[i]} ---\n${svc.output().slice(-3000)}`);
     expect(Object.fromEntries(running.map((svc, i) => [svc.name, codes[i]]))).toEqual(
       Object.fromEntries(running.map((svc) => [svc.name, 0])),
     );
-  });
+  }, 150_000);
 });
