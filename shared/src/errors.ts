@@ -75,6 +75,16 @@ export class DependencyError extends AppError {
   }
 }
 
+/**
+ * Kafka did not take a record in time (a leader election, a lost broker): nothing was
+ * promised, so the caller may send the same thing again (sends are idempotent).
+ */
+export class UnavailableError extends AppError {
+  constructor(message: string, cause?: unknown) {
+    super("UNAVAILABLE", message, 503, true, { cause });
+  }
+}
+
 export function isAppError(err: unknown): err is AppError {
   return err instanceof AppError;
 }

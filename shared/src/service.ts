@@ -1,7 +1,7 @@
 import express, { type Express } from "express";
 import { createServer, type Server } from "node:http";
 import type { Registry } from "prom-client";
-import type { Dependency } from "./clients/dependency.ts";
+import type { Dependency, ReadinessCheck } from "./clients/dependency.ts";
 import { errorHandler, notFoundHandler } from "./http/error-handler.ts";
 import { listen, type Listening } from "./http/listen.ts";
 import { createMetricsRegistry } from "./http/metrics.ts";
@@ -29,8 +29,8 @@ export interface ServiceContext {
 export interface ServiceParts {
   /** Checked by `/readyz`; closed last, in reverse order, at shutdown. */
   dependencies: Dependency[];
-  /** Extra readiness beyond dependencies (e.g. consumer joined). */
-  isReady?: () => boolean;
+  /** Readiness beyond dependencies: consumers in their groups, producers reaching Kafka. */
+  checks?: ReadinessCheck[];
   /** Ordered steps between "stop accepting" and "close dependencies" (drain, stop consumers, flush). */
   shutdown?: ShutdownStep[];
 }
@@ -61,13 +61,12 @@ export async function runService(
   const isDraining = () => draining;
   const server = createServer(app);
 
-  const deps: Dependency[] = [];
-  const readyRef: { isReady?: () => boolean } = {};
-  mountOpsRoutes(app, { dependencies: deps, registry, isDraining, isReady: () => readyRef.isReady?.() ?? true });
+  // Until `build` returns, /readyz has nothing to check and answers "starting".
+  const checks: ReadinessCheck[] = [];
+  mountOpsRoutes(app, { checks: () => checks, registry, isDraining });
 
   const parts = await build({ logger, registry, app, server, isDraining });
-  deps.push(...parts.dependencies);
-  readyRef.isReady = parts.isReady;
+  checks.push(...parts.dependencies, ...(parts.checks ?? []));
   app.use(notFoundHandler);
   app.use(errorHandler(logger));
 

@@ -44,6 +44,10 @@ export const gatewayConfigSchema = baseEnv
     TYPING_TTL_MS: positiveInt(6_000),
     /** Messages replayed per conversation by a `resume`; more are paged through REST. */
     RESUME_MAX_PER_CONVERSATION: positiveInt(500),
+    /** How long a resume retries the history reads behind it (message service away) before telling the device it failed. */
+    RESUME_RETRY_MS: positiveInt(20_000),
+    /** Kafka session timeout of this gateway's delivery consumer: how soon a dead previous life of it is dropped from its group. */
+    KAFKA_SESSION_TIMEOUT_MS: positiveInt(10_000),
     /** Partitions of this gateway's own delivery topic. */
     KAFKA_DELIVERY_PARTITIONS: positiveInt(3),
   })

@@ -6,7 +6,9 @@ import {
   createKafka,
   createRedis,
   createTokenVerifier,
+  pipelineTopics,
   redisKeys,
+  superviseConsumer,
   runService,
   type Logger,
   type RunningService,
@@ -48,6 +50,7 @@ export function startGateway(config: GatewayConfig, options: GatewayServiceOptio
 
       const deliveryTopic = gatewayDeliveryTopicName(prefix, gatewayId);
       await kafka.ensureTopics([
+        ...pipelineTopics(config),
         {
           topic: deliveryTopic,
           numPartitions: config.KAFKA_DELIVERY_PARTITIONS,
@@ -71,6 +74,7 @@ export function startGateway(config: GatewayConfig, options: GatewayServiceOptio
         logger: log,
         heartbeatMs: config.PRESENCE_HEARTBEAT_MS,
         sweepMs: config.PRESENCE_SWEEP_MS,
+        localDevices: () => sessions.devicesByUser(),
       });
       const actions = createChatActions({
         messages,
@@ -82,6 +86,7 @@ export function startGateway(config: GatewayConfig, options: GatewayServiceOptio
         typingPerSecond: config.TYPING_PER_SECOND,
         typingTtlMs: config.TYPING_TTL_MS,
         resumeMaxPerConversation: config.RESUME_MAX_PER_CONVERSATION,
+        resumeRetryMs: config.RESUME_RETRY_MS,
       });
 
       const consumed = new Counter({
@@ -99,10 +104,16 @@ export function startGateway(config: GatewayConfig, options: GatewayServiceOptio
         },
       });
 
-      const deliveryConsumer = kafka.createConsumer({ groupId: `${prefix}gateway.${gatewayId}` });
-      let joined = false;
-      deliveryConsumer.on(deliveryConsumer.events.GROUP_JOIN, () => (joined = true));
-      await runDeliveryConsumer({ consumer: deliveryConsumer, topic: deliveryTopic, sessions, logger: log, consumed });
+      const deliveryConsumer = superviseConsumer({
+        name: "delivery",
+        createConsumer: kafka.createConsumer,
+        // A restarted gateway rejoins under its old group id: a short session lets the group
+        // give up on its dead previous life in seconds instead of kafkajs's default 30.
+        config: { groupId: `${prefix}gateway.${gatewayId}`, sessionTimeout: config.KAFKA_SESSION_TIMEOUT_MS, heartbeatInterval: Math.floor(config.KAFKA_SESSION_TIMEOUT_MS / 5) },
+        logger: log,
+        registry: metrics,
+        start: (consumer) => runDeliveryConsumer(consumer, { topic: deliveryTopic, sessions, logger: log, consumed }),
+      });
       await presence.start();
 
       const transport: TransportDeps = {
@@ -121,11 +132,11 @@ export function startGateway(config: GatewayConfig, options: GatewayServiceOptio
 
       return {
         dependencies: [kafka, redis],
-        isReady: () => joined,
+        checks: [deliveryConsumer, batching],
         shutdown: [
           { name: "drain sockets", run: async () => void (await Promise.all([socketIo.drain(), plainWs.drain()])) },
           { name: "leave the registry", run: () => presence.stop() },
-          { name: "stop delivery consumer", run: () => deliveryConsumer.disconnect() },
+          { name: "stop delivery consumer", run: () => deliveryConsumer.stop() },
           { name: "flush producer", run: () => batching.flush() },
         ],
       };

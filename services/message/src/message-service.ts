@@ -8,6 +8,8 @@ import {
   createMongo,
   createRedis,
   createTokenVerifier,
+  pipelineTopics,
+  superviseConsumer,
   redisKeys,
   requireInternalToken,
   runService,
@@ -15,6 +17,7 @@ import {
   type RunningService,
 } from "@chat/shared";
 import { deadLetterTopicName, messageReadSchema, messageReadTopic, messageSendSchema, messageSendTopic, topicName } from "@chat/shared/contracts";
+import type { ConsumerConfig } from "kafkajs";
 import type { MessageConfig } from "./config.ts";
 import { runBatchConsumer } from "./pipeline/batch-consumer.ts";
 import { createReadHandler } from "./pipeline/handle-reads.ts";
@@ -44,13 +47,7 @@ export function startMessageService(config: MessageConfig, options: MessageServi
       const redis = await createRedis({ url: config.REDIS_URL, logger, connectionName: "message" });
       const keys = redisKeys(config.REDIS_PREFIX);
 
-      const topic = (t: { name: string }) => ({
-        topic: topicName(prefix, t),
-        numPartitions: config.KAFKA_PARTITIONS,
-        replicationFactor: config.KAFKA_REPLICATION_FACTOR,
-      });
-      const dlq = (t: { name: string }) => ({ ...topic(t), topic: deadLetterTopicName(prefix, t), numPartitions: 1 });
-      await kafka.ensureTopics([topic(messageSendTopic), topic(messageReadTopic), dlq(messageSendTopic), dlq(messageReadTopic)]);
+      await kafka.ensureTopics(pipelineTopics(config));
 
       const conversations = createConversationStore(mongo.db);
       const messages = createMessageStore(mongo.db);
@@ -67,38 +64,44 @@ export function startMessageService(config: MessageConfig, options: MessageServi
         registers: [metrics],
       });
 
-      const sendConsumer = kafka.createConsumer({
-        groupId: `${prefix}${config.MESSAGE_CONSUMER_GROUP}`,
+      const group = (suffix: string): ConsumerConfig => ({
+        groupId: `${prefix}${config.MESSAGE_CONSUMER_GROUP}${suffix}`,
         sessionTimeout: config.MESSAGE_SESSION_TIMEOUT_MS,
         heartbeatInterval: Math.floor(config.MESSAGE_SESSION_TIMEOUT_MS / 5),
       });
-      const readConsumer = kafka.createConsumer({
-        groupId: `${prefix}${config.MESSAGE_CONSUMER_GROUP}-reads`,
-        sessionTimeout: config.MESSAGE_SESSION_TIMEOUT_MS,
-        heartbeatInterval: Math.floor(config.MESSAGE_SESSION_TIMEOUT_MS / 5),
+      const sendConsumer = superviseConsumer({
+        name: messageSendTopic.name,
+        createConsumer: kafka.createConsumer,
+        config: group(""),
+        logger,
+        registry: metrics,
+        start: (consumer) =>
+          runBatchConsumer(consumer, {
+            dlqProducer: producer,
+            topic: topicName(prefix, messageSendTopic),
+            dlqTopic: deadLetterTopicName(prefix, messageSendTopic),
+            schema: messageSendSchema,
+            logger: logger.child({ component: "send-consumer" }),
+            processed,
+            handle: createSendHandler({ conversations, messages, maxContentLength: config.MESSAGE_MAX_LENGTH, delivery }),
+          }),
       });
-      let joined = false;
-      sendConsumer.on(sendConsumer.events.GROUP_JOIN, () => (joined = true));
-      await Promise.all([sendConsumer.connect(), readConsumer.connect()]);
-      await runBatchConsumer({
-        consumer: sendConsumer,
-        dlqProducer: producer,
-        topic: topicName(prefix, messageSendTopic),
-        dlqTopic: deadLetterTopicName(prefix, messageSendTopic),
-        schema: messageSendSchema,
-        logger: logger.child({ component: "send-consumer" }),
-        processed,
-        handle: createSendHandler({ conversations, messages, maxContentLength: config.MESSAGE_MAX_LENGTH, delivery }),
-      });
-      await runBatchConsumer({
-        consumer: readConsumer,
-        dlqProducer: producer,
-        topic: topicName(prefix, messageReadTopic),
-        dlqTopic: deadLetterTopicName(prefix, messageReadTopic),
-        schema: messageReadSchema,
-        logger: logger.child({ component: "read-consumer" }),
-        processed,
-        handle: createReadHandler({ conversations, delivery }),
+      const readConsumer = superviseConsumer({
+        name: messageReadTopic.name,
+        createConsumer: kafka.createConsumer,
+        config: group("-reads"),
+        logger,
+        registry: metrics,
+        start: (consumer) =>
+          runBatchConsumer(consumer, {
+            dlqProducer: producer,
+            topic: topicName(prefix, messageReadTopic),
+            dlqTopic: deadLetterTopicName(prefix, messageReadTopic),
+            schema: messageReadSchema,
+            logger: logger.child({ component: "read-consumer" }),
+            processed,
+            handle: createReadHandler({ conversations, delivery }),
+          }),
       });
 
       const creator = createConversationCreator({
@@ -125,10 +128,10 @@ export function startMessageService(config: MessageConfig, options: MessageServi
 
       return {
         dependencies: [kafka, mongo, redis],
-        isReady: () => joined,
+        checks: [sendConsumer, readConsumer, batching],
         shutdown: [
           // Disconnecting waits for the batch in hand; its offsets are committed inside it.
-          { name: "stop consumers", run: async () => void (await Promise.all([sendConsumer.disconnect(), readConsumer.disconnect()])) },
+          { name: "stop consumers", run: async () => void (await Promise.all([sendConsumer.stop(), readConsumer.stop()])) },
           { name: "flush producer", run: () => batching.flush() },
         ],
       };

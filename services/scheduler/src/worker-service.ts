@@ -1,5 +1,5 @@
 import { Counter } from "prom-client";
-import { createAmqp, createBatchingProducer, createKafka, createMongo, runService, type RunningService } from "@chat/shared";
+import { createAmqp, createBatchingProducer, createKafka, createMongo, pipelineTopics, runService, type RunningService } from "@chat/shared";
 import { messageSendTopic, topicName } from "@chat/shared/contracts";
 import { createAutoMessageStore } from "./automessages/automessage-store.ts";
 import { autoMessageQueues, declareAutoMessageTopology } from "./automessages/topology.ts";
@@ -18,12 +18,13 @@ export function startWorker(config: WorkerConfig, options: RoleOptions = {}): Pr
       const mongo = await createMongo({ url: config.MONGO_URL, dbName: config.MONGO_DB, logger });
       const kafka = await createKafka({ clientId: "automessage-worker", brokers: config.KAFKA_BROKERS, logger });
       const amqp = await createAmqp({ url: config.AMQP_URL, logger, prefetch: config.WORKER_PREFETCH });
+      await kafka.ensureTopics(pipelineTopics(config));
       const store = createAutoMessageStore(mongo.db);
       const queues = autoMessageQueues(config.AMQP_QUEUE_PREFIX, config.AUTOMESSAGE_MAX_ATTEMPTS, config.AUTOMESSAGE_RETRY_BASE);
       await amqp.onConnect((channel) => declareAutoMessageTopology(channel, queues, config.AUTOMESSAGE_RETRY_BASE));
-      // A short producer retry: a Kafka outage surfaces as a retriable failure and the job
-      // waits in a delay queue, instead of pinning a prefetch slot for minutes.
-      const producer = createBatchingProducer(await kafka.createProducer({ retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2000 } }));
+      // A short bound: a Kafka outage surfaces as a retriable failure and the job waits in a
+      // delay queue, instead of pinning a prefetch slot for minutes.
+      const producer = createBatchingProducer(await kafka.createProducer(), { timeoutMs: 5000 });
       const outcomes = new Counter({
         name: "automessage_worker_jobs_total",
         help: "AutoMessage jobs handled by outcome",
@@ -44,6 +45,7 @@ export function startWorker(config: WorkerConfig, options: RoleOptions = {}): Pr
       await worker.start();
       return {
         dependencies: [mongo, kafka, amqp],
+        checks: [producer],
         shutdown: [
           { name: "stop consuming", run: () => worker.stop() },
           { name: "flush producer", run: () => producer.flush() },

@@ -1,9 +1,12 @@
-/** Something a process needs and can check: what `/readyz` asks and what shutdown closes. */
-export interface Dependency {
+/** Something `/readyz` asks: resolves when it can do its part right now, rejects saying why not. */
+export interface ReadinessCheck {
   /** Shown in `/readyz` output and logs. */
   readonly name: string;
-  /** Resolves when the dependency answers right now; rejects otherwise. */
   check(): Promise<void>;
+}
+
+/** Something a process needs and can check: what `/readyz` asks and what shutdown closes. */
+export interface Dependency extends ReadinessCheck {
   /** Releases connections; safe to call twice. */
   close(): Promise<void>;
 }

@@ -31,9 +31,16 @@ export interface TopicSpec {
 export interface KafkaDependency extends Dependency {
   kafka: Kafka;
   admin: Admin;
-  /** Creates the listed topics that do not exist yet; existing ones are left as they are. */
+  /**
+   * Creates the listed topics that do not exist yet (existing ones are left as they are) and
+   * waits until every partition has a leader, retrying without end while Kafka is not there
+   * yet (a fresh 3-broker cluster answers "does not host this topic-partition" for a while).
+   */
   ensureTopics(topics: TopicSpec[]): Promise<void>;
-  /** A connected producer; idempotent with acks from all in-sync replicas unless told otherwise. */
+  /**
+   * A connected producer: acks from all in-sync replicas (set per send), one request in
+   * flight per broker so retries cannot reorder a partition, and not kafkajs-idempotent.
+   */
   createProducer(config?: ProducerConfig): Promise<Producer>;
   /** A consumer (not yet connected); disconnected by `close()` if the caller has not done so. */
   createConsumer(config: ConsumerConfig): Consumer;
@@ -79,31 +86,48 @@ export async function createKafka({ clientId, brokers, logger }: KafkaOptions): 
     kafka,
     admin,
     async ensureTopics(topics) {
-      const existing = new Set(await admin.listTopics());
-      const missing: ITopicConfig[] = topics
-        .filter((t) => !existing.has(t.topic))
-        .map((t) => ({
-          topic: t.topic,
-          numPartitions: t.numPartitions,
-          replicationFactor: t.replicationFactor,
-          configEntries: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
-        }));
-      if (missing.length === 0) return;
-      // Another replica may create the same topic at the same moment; kafkajs reports that
-      // as TOPIC_ALREADY_EXISTS inside the error, which is success for us.
-      try {
-        await admin.createTopics({ topics: missing, waitForLeaders: true });
-      } catch (err) {
-        if (!String((err as Error).message).includes("already exists")) throw err;
-      }
-      log.info({ topics: missing.map((t) => t.topic) }, "kafka topics created");
+      if (topics.length === 0) return;
+      const names = topics.map((t) => t.topic);
+      await withRetry(
+        async () => {
+          const existing = new Set(await admin.listTopics());
+          const missing: ITopicConfig[] = topics
+            .filter((t) => !existing.has(t.topic))
+            .map((t) => ({
+              topic: t.topic,
+              numPartitions: t.numPartitions,
+              replicationFactor: t.replicationFactor,
+              configEntries: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
+            }));
+          if (missing.length > 0) {
+            // Another process may create the same topic at the same moment; kafkajs reports
+            // that as TOPIC_ALREADY_EXISTS inside the error, which is success for us.
+            try {
+              await admin.createTopics({ topics: missing, waitForLeaders: true });
+              log.info({ topics: missing.map((t) => t.topic) }, "kafka topics created");
+            } catch (err) {
+              if (!String((err as Error).message).includes("already exists")) throw err;
+            }
+          }
+          const { topics: metadata } = await admin.fetchTopicMetadata({ topics: names });
+          const leaderless = metadata.flatMap((t) => t.partitions.filter((p) => p.leader < 0).map((p) => `${t.name}:${p.partitionId}`));
+          if (leaderless.length > 0) throw new Error(`partitions without a leader yet: ${leaderless.slice(0, 5).join(", ")}`);
+        },
+        { what: `kafka topics ${names.join(", ")}`, logger: log, attempts: Infinity, maxDelayMs: 3000 },
+      );
     },
     async createProducer(config) {
       // The default (murmur2, Java-compatible) partitioner, chosen explicitly: keys land where
-      // any Kafka client would put them.
+      // any Kafka client would put them. Not `idempotent`: after a broker loss, kafkajs's
+      // idempotent producer keeps its old sequence numbers and every later send fails with
+      // OUT_OF_ORDER_SEQUENCE_NUMBER until the process restarts (measured: docs/reliability.md).
+      // A retry may therefore write a record twice; every consumer is idempotent on the
+      // record's own ids (messageId, clientMsgId), which is what clients see.
       const producer = kafka.producer({
-        idempotent: true,
-        maxInFlightRequests: 5,
+        idempotent: false,
+        maxInFlightRequests: 1,
+        // Callers retry whole batches with sendBatchUntil (send-batch.ts explains why).
+        retry: { retries: 0 },
         allowAutoTopicCreation: false,
         createPartitioner: Partitioners.DefaultPartitioner,
         ...config,

@@ -1,4 +1,5 @@
 import type { Message, Producer } from "kafkajs";
+import { sendBatchUntil } from "../clients/send-batch.ts";
 import type { ConnectionRegistry } from "../presence/connection-registry.ts";
 import { gatewayDeliveryTopicName, type BroadcastEvent, type RecipientEvent } from "../contracts/topics/message-delivered.ts";
 
@@ -6,6 +7,8 @@ export interface DeliveryPublisherDeps {
   producer: Producer;
   registry: ConnectionRegistry;
   topicPrefix: string;
+  /** How long one publish keeps re-sending while Kafka elects leaders, before it fails. @default 30000 */
+  sendTimeoutMs?: number;
 }
 
 /**
@@ -13,7 +16,7 @@ export interface DeliveryPublisherDeps {
  * recipient is connected right now. Recipients connected nowhere get nothing: they read
  * history when they come back (the registration-before-catch-up order makes that safe).
  */
-export function createDeliveryPublisher({ producer, registry, topicPrefix }: DeliveryPublisherDeps) {
+export function createDeliveryPublisher({ producer, registry, topicPrefix, sendTimeoutMs = 30_000 }: DeliveryPublisherDeps) {
   return {
     /** Resolves when every record is durable in Kafka; returns how many records were written. */
     async publish(events: RecipientEvent[]): Promise<number> {
@@ -29,7 +32,7 @@ export function createDeliveryPublisher({ producer, registry, topicPrefix }: Del
         }
       }
       if (byTopic.size === 0) return 0;
-      await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+      await sendBatchUntil(producer, { acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) }, Date.now() + sendTimeoutMs);
       let written = 0;
       for (const list of byTopic.values()) written += list.length;
       return written;
@@ -40,13 +43,17 @@ export function createDeliveryPublisher({ producer, registry, topicPrefix }: Del
       const gateways = await registry.liveGateways();
       if (gateways.length === 0) return 0;
       const value = JSON.stringify(event);
-      await producer.sendBatch({
-        acks: -1,
-        topicMessages: gateways.map((gatewayId) => ({
-          topic: gatewayDeliveryTopicName(topicPrefix, gatewayId),
-          messages: [{ key: "*", value, headers: { type: event.type, v: "1" } }],
-        })),
-      });
+      await sendBatchUntil(
+        producer,
+        {
+          acks: -1,
+          topicMessages: gateways.map((gatewayId) => ({
+            topic: gatewayDeliveryTopicName(topicPrefix, gatewayId),
+            messages: [{ key: "*", value, headers: { type: event.type, v: "1" } }],
+          })),
+        },
+        Date.now() + sendTimeoutMs,
+      );
       return gateways.length;
     },
   };

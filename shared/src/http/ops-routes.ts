@@ -1,26 +1,26 @@
 import type { Express, Request, Response } from "express";
 import type { Registry } from "prom-client";
-import type { Dependency } from "../clients/dependency.ts";
+import type { ReadinessCheck } from "../clients/dependency.ts";
 
 export interface OpsRoutesOptions {
-  /** What `/readyz` checks; each must answer for the process to be ready. */
-  dependencies: Dependency[];
+  /** What `/readyz` checks: dependencies, consumers in their groups, producers. Each must pass. */
+  checks: () => ReadinessCheck[];
   registry: Registry;
-  /** Extra readiness condition (e.g. "consumer has joined its group"). */
-  isReady?: () => boolean;
   /** Set while shutting down so load balancers stop routing here before sockets close. */
   isDraining?: () => boolean;
 }
 
 /** Gives a process `/healthz` (alive), `/readyz` (dependencies answer) and `/metrics`. */
-export function mountOpsRoutes(app: Express, { dependencies, registry, isReady, isDraining }: OpsRoutesOptions): void {
+export function mountOpsRoutes(app: Express, { checks, registry, isDraining }: OpsRoutesOptions): void {
+  // Alive as long as the event loop answers: everything this process depends on is retried
+  // or rebuilt in-process, so restarting it would not help; /readyz says what is missing.
   app.get("/healthz", (_req: Request, res: Response) => {
     res.json({ status: "ok" });
   });
 
   app.get("/readyz", async (_req: Request, res: Response) => {
     const results = await Promise.all(
-      dependencies.map(async (dep) => {
+      checks().map(async (dep) => {
         try {
           await dep.check();
           return [dep.name, "ok"] as const;
@@ -29,11 +29,11 @@ export function mountOpsRoutes(app: Express, { dependencies, registry, isReady, 
         }
       }),
     );
-    const checks: Record<string, string> = Object.fromEntries(results);
-    if (isReady && !isReady()) checks.self = "starting";
-    if (isDraining?.()) checks.self = "draining";
-    const ready = Object.values(checks).every((v) => v === "ok");
-    res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "not_ready", checks });
+    const outcome: Record<string, string> = Object.fromEntries(results);
+    if (results.length === 0) outcome.self = "starting";
+    if (isDraining?.()) outcome.self = "draining";
+    const ready = Object.values(outcome).every((v) => v === "ok");
+    res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "not_ready", checks: outcome });
   });
 
   app.get("/metrics", async (_req: Request, res: Response) => {

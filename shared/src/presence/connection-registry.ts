@@ -34,6 +34,14 @@ end
 return 0
 `;
 
+// Sets a user's device count on one gateway to what that gateway holds (idempotent).
+const RESTORE_USER = `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('SADD', KEYS[2], ARGV[2])
+redis.call('SADD', KEYS[3], ARGV[2])
+return 1
+`;
+
 export interface ConnectionRegistryOptions {
   redis: Redis;
   keys: RedisKeys;
@@ -74,6 +82,24 @@ export function createConnectionRegistry({ redis, keys, gatewayTtlMs = 15_000 }:
 
     async heartbeat(gatewayId: string): Promise<void> {
       await redis.zadd(keys.gateways(), Date.now(), gatewayId);
+    },
+
+    /** Whether the registry still holds any connection of `gatewayId`. */
+    async holdsConnectionsOf(gatewayId: string): Promise<boolean> {
+      return (await redis.exists(keys.gatewayUsers(gatewayId))) === 1;
+    },
+
+    /**
+     * Writes back a gateway's connections as it knows them (user -> devices), after the
+     * registry lost them: a Redis restart without its data, or a sweep of a gateway that was
+     * only paused. Idempotent.
+     */
+    async restore(gatewayId: string, devicesByUser: Map<string, number>): Promise<void> {
+      const pipeline = redis.pipeline();
+      for (const [userId, devices] of devicesByUser) {
+        pipeline.eval(RESTORE_USER, 3, keys.userGateways(userId), keys.gatewayUsers(gatewayId), keys.onlineUsers(), gatewayId, userId, String(devices));
+      }
+      await pipeline.exec();
     },
 
     /** Live gateways holding a connection of each user (users with none are absent). */

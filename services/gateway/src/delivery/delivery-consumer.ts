@@ -40,7 +40,6 @@ export function dispatchDelivery(event: DeliveryEvent, sessions: LocalSessions):
 }
 
 export interface DeliveryConsumerDeps {
-  consumer: Consumer;
   topic: string;
   sessions: LocalSessions;
   logger: Logger;
@@ -51,9 +50,11 @@ export interface DeliveryConsumerDeps {
  * Reads this gateway's own delivery topic (and nothing else): its delivery work grows
  * with its own users, not with the number of gateways.
  */
-export async function runDeliveryConsumer({ consumer, topic, sessions, logger, consumed }: DeliveryConsumerDeps): Promise<void> {
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: false });
+export async function runDeliveryConsumer(consumer: Consumer, { topic, sessions, logger, consumed }: DeliveryConsumerDeps): Promise<void> {
+  // A gateway's group has committed offsets from its first event on; `fromBeginning` only
+  // matters when an offset is missing or out of range, and then a replay (which devices
+  // de-duplicate by messageId) beats skipping to the end and losing what was in between.
+  await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({
     partitionsConsumedConcurrently: 3,
     eachBatch: async ({ batch, resolveOffset, heartbeat }) => {

@@ -10,6 +10,8 @@ export interface PresenceDeps {
   logger: Logger;
   heartbeatMs: number;
   sweepMs: number;
+  /** This gateway's connected devices per user, as it knows them: the truth the registry is restored from. */
+  localDevices: () => Map<string, number>;
 }
 
 /**
@@ -17,9 +19,11 @@ export interface PresenceDeps {
  * gateway (the registry's counts decide "first" and "last"); the users who share a
  * conversation with them hear `user_online` / `user_offline` through their own gateways.
  * A gateway that dies silently stops heart-beating; any live gateway's sweep then takes
- * its users offline.
+ * its users offline. Each heartbeat also checks that the registry still holds this gateway's
+ * connections and writes them back if not (Redis restarted empty, or this gateway was paused
+ * long enough to be swept): otherwise its users would silently stop getting messages.
  */
-export function createPresence({ gatewayId, registry, messages, delivery, logger, heartbeatMs, sweepMs }: PresenceDeps) {
+export function createPresence({ gatewayId, registry, messages, delivery, logger, heartbeatMs, sweepMs, localDevices }: PresenceDeps) {
   const log = logger.child({ component: "presence" });
   const timers: NodeJS.Timeout[] = [];
 
@@ -33,6 +37,14 @@ export function createPresence({ gatewayId, registry, messages, delivery, logger
         log.warn({ err, userId, online }, "presence announcement failed");
       }
     }
+  }
+
+  async function heartbeat(): Promise<void> {
+    await registry.heartbeat(gatewayId);
+    const devices = localDevices();
+    if (devices.size === 0 || (await registry.holdsConnectionsOf(gatewayId))) return;
+    await registry.restore(gatewayId, devices);
+    log.warn({ users: devices.size }, "registry had lost this gateway's connections; restored them");
   }
 
   async function sweep(): Promise<void> {
@@ -52,7 +64,7 @@ export function createPresence({ gatewayId, registry, messages, delivery, logger
       await registry.heartbeat(gatewayId);
       if (stale.length > 0) await announce(stale, false);
       timers.push(
-        setInterval(() => void registry.heartbeat(gatewayId).catch((err: unknown) => log.warn({ err }, "heartbeat failed")), heartbeatMs),
+        setInterval(() => void heartbeat().catch((err: unknown) => log.warn({ err }, "heartbeat failed")), heartbeatMs),
         setInterval(() => void sweep().catch((err: unknown) => log.warn({ err }, "sweep failed")), sweepMs),
       );
     },

@@ -1,6 +1,8 @@
 import {
-  DependencyError,
   ForbiddenError,
+  backoffDelay,
+  isAppError,
+  sleep,
   RateLimitedError,
   buildSendRecord,
   checkContent,
@@ -33,6 +35,23 @@ export interface ChatActionsDeps {
   typingPerSecond: number;
   typingTtlMs: number;
   resumeMaxPerConversation: number;
+  /** How long a resume retries its reads before it fails. */
+  resumeRetryMs: number;
+}
+
+const isRetriable = (err: unknown) => isAppError(err) && err.retriable;
+
+/** Runs `read` until it succeeds, a non-retriable error, or `deadline` (epoch ms) would pass. */
+async function readUntil<T>(deadline: number, read: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (err) {
+      const delayMs = backoffDelay(attempt, 200, 2000);
+      if (!isRetriable(err) || Date.now() + delayMs > deadline) throw err;
+      await sleep(delayMs);
+    }
+  }
 }
 
 /**
@@ -49,13 +68,8 @@ export function createChatActions(deps: ChatActionsDeps) {
     return participants;
   }
 
-  async function produce(topic: string, message: Parameters<BatchingProducer["send"]>[1]): Promise<void> {
-    try {
-      await producer.send(topic, message);
-    } catch (err) {
-      throw new DependencyError("Kafka did not accept the message", err);
-    }
-  }
+  /** Resolves once Kafka has the record, or fails with UNAVAILABLE within the producer's bound. */
+  const produce = (topic: string, message: Parameters<BatchingProducer["send"]>[1]): Promise<void> => producer.send(topic, message);
 
   async function signalTyping(userId: string, conversationId: string, isTyping: boolean, participants: string[]) {
     await delivery.publish(
@@ -122,21 +136,27 @@ export function createChatActions(deps: ChatActionsDeps) {
      * Replays what the device missed since its last seen seq per conversation, in order.
      * The device is registered before this runs, so anything persisted later reaches it
      * live; live messages of these conversations are held meanwhile and released after
-     * the replay without the ones it already showed.
+     * the replay without the ones it already showed. Reads that fail for a passing reason
+     * (message service away) are retried for `resumeRetryMs`; if the resume still fails
+     * that way, the live messages stay held (so the device never sees a gap) until it
+     * sends `resume` again, which our clients do until one succeeds.
      */
     async resume(session: ChatSession, { conversations }: ClientPayload<"resume">) {
+      const deadline = Date.now() + deps.resumeRetryMs;
       let replayed = 0;
       const truncated: string[] = [];
       for (const conversationId of Object.keys(conversations)) {
         if (!session.holds.has(conversationId)) session.holds.set(conversationId, []);
       }
+      let keepHolding = false;
       try {
         for (const [conversationId, afterSeq] of Object.entries(conversations)) {
-          await requireMember(session, conversationId);
+          await readUntil(deadline, () => requireMember(session, conversationId));
           let after = afterSeq;
           let sentHere = 0;
           for (;;) {
-            const page = await messages.messagesAfter(conversationId, after, Math.min(HISTORY_PAGE, deps.resumeMaxPerConversation - sentHere));
+            const limit = Math.min(HISTORY_PAGE, deps.resumeMaxPerConversation - sentHere);
+            const page = await readUntil(deadline, () => messages.messagesAfter(conversationId, after, limit));
             for (const message of page.messages) session.emit("message_received", { message });
             sentHere += page.messages.length;
             after = page.messages.at(-1)?.seq ?? after;
@@ -150,8 +170,11 @@ export function createChatActions(deps: ChatActionsDeps) {
           session.replayedUpTo.set(conversationId, Math.max(after, session.replayedUpTo.get(conversationId) ?? 0));
           releaseHeld(session, conversationId);
         }
+      } catch (err) {
+        keepHolding = isRetriable(err);
+        throw err;
       } finally {
-        for (const conversationId of Object.keys(conversations)) releaseHeld(session, conversationId);
+        if (!keepHolding) for (const conversationId of Object.keys(conversations)) releaseHeld(session, conversationId);
       }
       return { replayed, truncated };
     },

@@ -60,6 +60,10 @@ export function createLocalSessions() {
     *all(): Iterable<ChatSession> {
       for (const set of byUser.values()) yield* set;
     },
+    /** Connected devices per user. */
+    devicesByUser(): Map<string, number> {
+      return new Map([...byUser].map(([userId, set]) => [userId, set.size]));
+    },
     get size(): number {
       return count;
     },

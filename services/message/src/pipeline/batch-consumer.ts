@@ -1,10 +1,9 @@
 import type { Consumer, KafkaMessage, Producer } from "kafkajs";
 import type { z } from "zod";
-import type { Logger } from "@chat/shared";
+import { sendBatchUntil, type Logger } from "@chat/shared";
 import type { Counter } from "prom-client";
 
 export interface BatchConsumerOptions<S extends z.ZodTypeAny> {
-  consumer: Consumer;
   /** Receives records that can never be processed, with the reason in a header. */
   dlqProducer: Producer;
   topic: string;
@@ -34,22 +33,21 @@ interface Parsed<T> {
  * A consumer-group loop shared by the message service's topics: parse with the topic's
  * schema, handle in chunks, and commit a chunk's offsets only after `handle` resolved (so
  * persistence and follow-up events are durable first). Unparseable or refused records go
- * to the topic's dead-letter topic instead of blocking the partition.
+ * to the topic's dead-letter topic instead of blocking the partition. A failing `handle`
+ * (the database or Kafka away) throws out of the batch: nothing is committed, and kafkajs
+ * retries it, or the consumer supervisor rebuilds the consumer, which reads it again.
  */
-export async function runBatchConsumer<S extends z.ZodTypeAny>(opts: BatchConsumerOptions<S>): Promise<void> {
-  const { consumer, dlqProducer, topic, dlqTopic, schema, logger, chunkSize = 500, partitionsConsumedConcurrently = 3 } = opts;
+export async function runBatchConsumer<S extends z.ZodTypeAny>(consumer: Consumer, opts: BatchConsumerOptions<S>): Promise<void> {
+  const { dlqProducer, topic, dlqTopic, schema, logger, chunkSize = 500, partitionsConsumedConcurrently = 3 } = opts;
 
   async function deadLetter(entries: Array<{ message: KafkaMessage; reason: string }>, partition: number) {
     if (entries.length === 0) return;
-    await dlqProducer.send({
-      topic: dlqTopic,
-      acks: -1,
-      messages: entries.map(({ message, reason }) => ({
-        key: message.key,
-        value: message.value,
-        headers: { reason, "source-topic": topic, "source-partition": String(partition), "source-offset": message.offset },
-      })),
-    });
+    const messages = entries.map(({ message, reason }) => ({
+      key: message.key,
+      value: message.value,
+      headers: { reason, "source-topic": topic, "source-partition": String(partition), "source-offset": message.offset },
+    }));
+    await sendBatchUntil(dlqProducer, { acks: -1, topicMessages: [{ topic: dlqTopic, messages }] }, Date.now() + 30_000);
     opts.processed?.inc({ topic, outcome: "dead-lettered" }, entries.length);
     logger.warn({ topic, partition, count: entries.length, reasons: [...new Set(entries.map((e) => e.reason))] }, "records dead-lettered");
   }

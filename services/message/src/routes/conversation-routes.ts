@@ -1,6 +1,5 @@
 import { Router } from "express";
 import {
-  DependencyError,
   ForbiddenError,
   NotFoundError,
   authOf,
@@ -78,11 +77,8 @@ export function createConversationRoutes(deps: ConversationRoutesDeps): Router {
     const me = authOf(res).userId;
     await memberConversation(id, me);
     const { record, message } = buildSendRecord({ senderId: me, conversationId: id, content: body.content, clientMsgId: body.clientMsgId, kind: "user" });
-    try {
-      await producer.send(sendTopic, message);
-    } catch (err) {
-      throw new DependencyError("Kafka did not accept the message", err);
-    }
+    // Rejects with UNAVAILABLE (503, retriable) when Kafka does not take it in time.
+    await producer.send(sendTopic, message);
     res.status(202).json({ messageId: record.messageId, conversationId: id, clientMsgId: record.clientMsgId });
   });
 

@@ -61,11 +61,8 @@ export function createAutoMessageWorker(deps: WorkerDeps) {
       clientMsgId: autoClientMsgId(job.automessageId),
       kind: "auto",
     });
-    try {
-      await producer.send(deps.sendTopic, message);
-    } catch (err) {
-      throw new DependencyError("Kafka did not accept the AutoMessage", err);
-    }
+    // Rejects with UNAVAILABLE (retriable) when Kafka does not take it in time.
+    await producer.send(deps.sendTopic, message);
     failpoint("automessage.after-send");
     await store.markSent(job.automessageId, { messageId: record.messageId, conversationId }).catch((err: unknown) => {
       throw new DependencyError("MongoDB unavailable", err);

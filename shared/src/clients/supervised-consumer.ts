@@ -1,0 +1,190 @@
+import type { Consumer, ConsumerConfig } from "kafkajs";
+import { Counter, Gauge, type Registry } from "prom-client";
+import type { Logger } from "../logger.ts";
+import type { ReadinessCheck } from "./dependency.ts";
+import { backoffDelay, sleep } from "./retry.ts";
+
+/** Where a supervised consumer is: only `joined` means it is consuming. */
+export type ConsumerState = "starting" | "joined" | "rebalancing" | "crashed" | "stopped";
+
+const STATES: ConsumerState[] = ["starting", "joined", "rebalancing", "crashed", "stopped"];
+
+export interface SupervisedConsumerOptions {
+  /** Builds a fresh kafkajs consumer (each rebuild gets a new one). */
+  createConsumer: (config: ConsumerConfig) => Consumer;
+  config: ConsumerConfig;
+  /** Names the consumer in logs, metrics and `/readyz`, e.g. `message.send`. */
+  name: string;
+  logger: Logger;
+  /** Where the state, crash and rebuild metrics go. */
+  registry?: Registry;
+  /** Subscribes and calls `run()` on a connected consumer; called again after every rebuild. */
+  start(consumer: Consumer): Promise<void>;
+  /** A consumer that has not been in its group for this long is rebuilt. @default 60000 */
+  stuckAfterMs?: number;
+  /** First delay between failed starts; doubles up to `maxDelayMs`. @default 500 */
+  minDelayMs?: number;
+  /** @default 10000 */
+  maxDelayMs?: number;
+}
+
+export interface SupervisedConsumer extends ReadinessCheck {
+  readonly state: ConsumerState;
+  /** Times the consumer was rebuilt after a crash kafkajs gave up on, or after being stuck. */
+  readonly rebuilds: number;
+  /** Leaves the group (waiting for the batch in hand) and stops supervising. */
+  stop(): Promise<void>;
+}
+
+interface ConsumerMetrics {
+  state: Gauge<"consumer" | "state">;
+  crashes: Counter<"consumer" | "restart">;
+  rebuilds: Counter<"consumer" | "reason">;
+}
+
+const metricsByRegistry = new WeakMap<Registry, ConsumerMetrics>();
+
+function consumerMetrics(registry: Registry): ConsumerMetrics {
+  let m = metricsByRegistry.get(registry);
+  if (!m) {
+    m = {
+      state: new Gauge({
+        name: "kafka_consumer_state",
+        help: "1 for the state each supervised Kafka consumer is in (joined = consuming)",
+        labelNames: ["consumer", "state"] as const,
+        registers: [registry],
+      }),
+      crashes: new Counter({
+        name: "kafka_consumer_crashes_total",
+        help: "Crashes kafkajs reported, by whether kafkajs restarts the consumer itself",
+        labelNames: ["consumer", "restart"] as const,
+        registers: [registry],
+      }),
+      rebuilds: new Counter({
+        name: "kafka_consumer_rebuilds_total",
+        help: "Consumers rebuilt and re-joined by the supervisor, by reason",
+        labelNames: ["consumer", "reason"] as const,
+        registers: [registry],
+      }),
+    };
+    metricsByRegistry.set(registry, m);
+  }
+  return m;
+}
+
+/**
+ * Keeps one Kafka consumer group member alive for the life of the process. kafkajs restarts
+ * a consumer after a retriable crash, but gives up for good after a non-retriable one (e.g.
+ * "Broker N not found in the cached metadata" while a broker is gone), leaving the process
+ * up with nobody consuming. This rebuilds the consumer instead, with backoff and without end,
+ * and also rebuilds one that stays out of its group for `stuckAfterMs`. Its `check()` fails
+ * unless the consumer is in its group, so `/readyz` tells the truth meanwhile.
+ */
+export function superviseConsumer(options: SupervisedConsumerOptions): SupervisedConsumer {
+  const { createConsumer, config, name, start, stuckAfterMs = 60_000, minDelayMs = 500, maxDelayMs = 10_000 } = options;
+  const log = options.logger.child({ component: "kafka-consumer", consumer: name, groupId: config.groupId });
+  const metrics = options.registry ? consumerMetrics(options.registry) : undefined;
+
+  let state: ConsumerState = "starting";
+  let since = Date.now();
+  let current: Consumer | undefined;
+  /** Bumped by every rebuild: events from an older consumer are ignored. */
+  let generation = 0;
+  let building = false;
+  let stopped = false;
+  let rebuilds = 0;
+
+  const setState = (next: ConsumerState) => {
+    if (next !== state) log.info({ from: state, to: next }, "kafka consumer state");
+    state = next;
+    since = Date.now();
+    if (metrics) for (const s of STATES) metrics.state.set({ consumer: name, state: s }, s === next ? 1 : 0);
+  };
+  setState("starting");
+
+  function watch(consumer: Consumer, gen: number): void {
+    const mine = () => gen === generation && !stopped;
+    consumer.on(consumer.events.GROUP_JOIN, () => mine() && setState("joined"));
+    consumer.on(consumer.events.REBALANCING, () => mine() && setState("rebalancing"));
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (!mine()) return;
+      metrics?.crashes.inc({ consumer: name, restart: String(payload.restart) });
+      setState("crashed");
+      if (payload.restart) {
+        log.warn({ err: payload.error }, "kafka consumer crashed; kafkajs restarts it");
+      } else {
+        log.error({ err: payload.error }, "kafka consumer crashed and kafkajs will not restart it; rebuilding it");
+        void rebuild("crash");
+      }
+    });
+  }
+
+  async function rebuild(reason: "crash" | "stuck" | "initial"): Promise<void> {
+    const gen = ++generation;
+    building = true;
+    if (reason !== "initial") {
+      rebuilds++;
+      metrics?.rebuilds.inc({ consumer: name, reason });
+    }
+    const old = current;
+    current = undefined;
+    if (old) await old.disconnect().catch((err: unknown) => log.debug({ err }, "old consumer did not disconnect cleanly"));
+    try {
+      for (let attempt = 1; gen === generation && !stopped; attempt++) {
+        if (state !== "crashed") setState("starting");
+        const consumer = createConsumer(config);
+        watch(consumer, gen);
+        try {
+          await consumer.connect();
+          await start(consumer);
+          if (gen !== generation || stopped) {
+            await consumer.disconnect().catch(() => undefined);
+            return;
+          }
+          current = consumer;
+          return;
+        } catch (err) {
+          await consumer.disconnect().catch(() => undefined);
+          const delayMs = backoffDelay(attempt, minDelayMs, maxDelayMs);
+          log.warn({ attempt, delayMs, err }, "kafka consumer could not join its group; waiting for Kafka and retrying");
+          await sleep(delayMs);
+        }
+      }
+    } finally {
+      if (gen === generation) building = false;
+    }
+  }
+
+  const watchdog = setInterval(() => {
+    if (stopped || building || state === "joined") return;
+    const outFor = Date.now() - since;
+    if (outFor < stuckAfterMs) return;
+    log.error({ state, outForMs: outFor }, "kafka consumer out of its group too long; rebuilding it");
+    void rebuild("stuck");
+  }, Math.min(5000, stuckAfterMs));
+  watchdog.unref();
+
+  void rebuild("initial");
+
+  return {
+    name: `consumer:${name}`,
+    get state() {
+      return state;
+    },
+    get rebuilds() {
+      return rebuilds;
+    },
+    async check() {
+      if (state !== "joined") throw new Error(`${state} for ${Math.round((Date.now() - since) / 1000)}s`);
+    },
+    async stop() {
+      stopped = true;
+      generation++;
+      clearInterval(watchdog);
+      const consumer = current;
+      current = undefined;
+      if (consumer) await consumer.disconnect();
+      setState("stopped");
+    },
+  };
+}
