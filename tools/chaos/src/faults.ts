@@ -1,0 +1,217 @@
+import { autoMessageStats, planAutoMessages, queueDueAutoMessages, type AutoMessageStats } from "./automessages.ts";
+import { brokerOnPort, commandLine, isAlive, pidFromFile, servicePid, signalProcess, supervised } from "./stack-control.ts";
+
+/** What a fault scenario can use; built by the CLI (or a test). */
+export interface FaultContext {
+  /** Aborted on Ctrl-C: `sleep` rejects, so the run goes on to `heal` at once. */
+  signal: AbortSignal;
+  log(line: string): void;
+  /** Waits, or rejects when `signal` aborts (unless `abortable` is false: healing waits run to the end). */
+  sleep(ms: number, options?: { abortable?: boolean }): Promise<void>;
+  /** Runs a command from the repo root in its own process group (a Ctrl-C does not cut it short); throws unless it exits 0. */
+  exec(args: string[], timeoutMs: number): Promise<void>;
+  /** Polls `<url>/readyz` until 200; false after the timeout. Not abortable. */
+  waitReady(url: string, timeoutMs: number): Promise<boolean>;
+  /** Pids this run has SIGSTOPped: the CLI sends them SIGCONT on exit, whatever happened. */
+  stopped: Set<number>;
+  /** Lines for the report's notes column. */
+  notes: string[];
+  /** Process URLs by name (`message-1` -> http://127.0.0.1:4002), as the CLI watches them. */
+  processes: Record<string, string>;
+  schedulerUrl: string;
+  adminToken?: string;
+}
+
+/** One fault: injected after the warm-up, left for `holdMs`, then healed. */
+export interface FaultScenario {
+  name: string;
+  description: string;
+  /** How long the fault stays before `heal`. @default 0 */
+  holdMs?: number;
+  /** During the warm-up, before the fault. */
+  prepare?(ctx: FaultContext): Promise<void>;
+  inject(ctx: FaultContext): Promise<void>;
+  /** Undoes the fault. Idempotent: also runs after a failed `inject` and on Ctrl-C. */
+  heal(ctx: FaultContext): Promise<void>;
+  /** After the drain: extra figures, into `ctx.notes`. */
+  verify?(ctx: FaultContext): Promise<void>;
+}
+
+const STACK = ["bash", "infra/native/stack.sh"];
+const BROKERS = ["--brokers", "3"];
+/** The broker the broker scenarios pick on (the second of three). */
+const VICTIM_BROKER_PORT = 29092;
+
+function victimBroker(): { name: string; pid: number } {
+  const name = brokerOnPort(VICTIM_BROKER_PORT) ?? "kafka-3b-2";
+  const pid = pidFromFile(name);
+  if (pid === undefined) throw new Error(`broker ${name} (port ${VICTIM_BROKER_PORT}) is not running: is the stack up with --brokers 3?`);
+  if (!commandLine(pid).includes("java")) throw new Error(`pid ${pid} of ${name} is not a JVM: not signalling it`);
+  return { name, pid };
+}
+
+async function killService(ctx: FaultContext, name: string): Promise<void> {
+  const pid = await servicePid(name);
+  if (pid === undefined) throw new Error(`${name} is not running`);
+  if (!commandLine(pid).includes("node")) throw new Error(`pid ${pid} of ${name} is not a Node process: not signalling it`);
+  ctx.log(`SIGKILL ${name} (pid ${pid})`);
+  process.kill(pid, "SIGKILL");
+}
+
+/** supervisord restarts a killed service; without it (a stack started before supervisord), `up.sh` does. */
+async function serviceBack(ctx: FaultContext, name: string): Promise<void> {
+  const url = ctx.processes[name];
+  if (!url) throw new Error(`no URL known for ${name}`);
+  if (await ctx.waitReady(url, supervised() ? 90_000 : 15_000)) return;
+  if (!supervised()) {
+    ctx.log(`${name}: no supervisord to restart it; running scripts/up.sh`);
+    await ctx.exec(["bash", "scripts/up.sh", ...BROKERS], 300_000);
+  }
+  if (!(await ctx.waitReady(url, 60_000))) throw new Error(`${name} did not come back`);
+}
+
+/** `stack.sh down C`, a pause, `stack.sh up C`. */
+function restartComponent(component: string, description: string, downMs: number): FaultScenario {
+  return {
+    name: `${component}-restart`,
+    description,
+    holdMs: downMs,
+    async inject(ctx) {
+      ctx.log(`stack.sh down ${component}`);
+      await ctx.exec([...STACK, "down", component], 120_000);
+    },
+    async heal(ctx) {
+      ctx.log(`stack.sh up ${component}`);
+      await ctx.exec([...STACK, "up", ...BROKERS, component], 240_000);
+    },
+  };
+}
+
+function brokerKill(): FaultScenario {
+  let killed = false;
+  return {
+    name: "broker-kill",
+    description: `SIGKILL the Kafka broker on ${VICTIM_BROKER_PORT} (1 of 3), keep it down 30 s, start it again`,
+    holdMs: 30_000,
+    async inject(ctx) {
+      const { name, pid } = victimBroker();
+      ctx.log(`SIGKILL ${name} (pid ${pid})`);
+      killed = true;
+      signalProcess(pid, "SIGKILL");
+    },
+    async heal(ctx) {
+      // Only after a kill: `up --brokers 3` on a 1-broker stack would replace its Kafka.
+      if (!killed) return;
+      ctx.log("stack.sh up kafka (starts the missing broker)");
+      await ctx.exec([...STACK, "up", ...BROKERS, "kafka"], 300_000);
+      killed = false;
+    },
+  };
+}
+
+function brokerStop(): FaultScenario {
+  let stopped: number | undefined;
+  return {
+    name: "broker-stop",
+    description: `SIGSTOP the Kafka broker on ${VICTIM_BROKER_PORT} for 20 s (a hung broker), then SIGCONT`,
+    holdMs: 20_000,
+    async inject(ctx) {
+      const { name, pid } = victimBroker();
+      ctx.log(`SIGSTOP ${name} (pid ${pid})`);
+      // Recorded first: whatever happens next, the CLI's exit handler sends SIGCONT.
+      ctx.stopped.add(pid);
+      stopped = pid;
+      signalProcess(pid, "SIGSTOP");
+    },
+    async heal(ctx) {
+      if (stopped === undefined) return;
+      ctx.log(`SIGCONT pid ${stopped}`);
+      if (isAlive(stopped)) signalProcess(stopped, "SIGCONT");
+      ctx.stopped.delete(stopped);
+      stopped = undefined;
+    },
+  };
+}
+
+function serviceKill(name: string, description: string): FaultScenario {
+  return {
+    name: `${name.replace(/-\d+$/, "")}-kill`,
+    description,
+    async inject(ctx) {
+      await killService(ctx, name);
+    },
+    async heal(ctx) {
+      await serviceBack(ctx, name);
+    },
+  };
+}
+
+function rabbitmqRestart(): FaultScenario {
+  const base = restartComponent("rabbitmq", "restart RabbitMQ while planned AutoMessages fall due (30 s window), then count them sent", 5000);
+  let before: AutoMessageStats | undefined;
+  let planned = 0;
+  let healedAt = 0;
+  const token = (ctx: FaultContext) => {
+    if (!ctx.adminToken) throw new Error("ADMIN_API_TOKEN is not set and not in .stack/secrets/secrets.env");
+    return ctx.adminToken;
+  };
+  return {
+    ...base,
+    async prepare(ctx) {
+      before = await autoMessageStats(ctx.schedulerUrl, token(ctx));
+      planned = await planAutoMessages(ctx.schedulerUrl, token(ctx), "30s", `chaos-${Date.now().toString(36)}`);
+      ctx.log(`planned ${planned} AutoMessages due within 30 s`);
+    },
+    async inject(ctx) {
+      // Those due so far go to RabbitMQ now: some are in its queue or in the worker's hands.
+      await queueDueAutoMessages(ctx.schedulerUrl, token(ctx)).catch((err: unknown) => ctx.log(`queue: ${String(err)}`));
+      await base.inject(ctx);
+    },
+    async heal(ctx) {
+      await base.heal(ctx);
+      healedAt = Date.now();
+    },
+    async verify(ctx) {
+      if (!before) return;
+      // The queue job runs every minute; asking for it sooner only shortens the wait.
+      const deadline = Math.max(healedAt, Date.now()) + 90_000;
+      let now = before;
+      let lastQueue = 0;
+      while (Date.now() < deadline) {
+        if (Date.now() - lastQueue > 10_000) {
+          lastQueue = Date.now();
+          await queueDueAutoMessages(ctx.schedulerUrl, token(ctx)).catch(() => undefined);
+        }
+        now = await autoMessageStats(ctx.schedulerUrl, token(ctx)).catch(() => now);
+        if (now.sent - before.sent + (now.deadLettered - before.deadLettered) >= planned) break;
+        await ctx.sleep(2000, { abortable: false });
+      }
+      const sent = now.sent - before.sent;
+      const dead = now.deadLettered - before.deadLettered;
+      const unsent = Math.max(0, planned - sent - dead);
+      ctx.notes.push(
+        `AutoMessages planned ${planned}, sent ${sent}, dead-lettered ${dead}, unsent ${unsent}` +
+          (unsent > 0 ? ` (queued ${now.queued}, waiting ${now.waiting}: claimed ones are republished after REQUEUE_AFTER)` : "") +
+          (sent > planned ? " (more sent than planned: another plan was due too)" : ""),
+      );
+    },
+  };
+}
+
+/** The scenarios, in the order a full run goes through them (fresh state each call). */
+export function faultScenarios(): FaultScenario[] {
+  return [
+    brokerKill(),
+    brokerStop(),
+    serviceKill("message-1", "SIGKILL message-1 (of 2): its partitions move to message-2; supervisord restarts it"),
+    serviceKill("gateway-3000", "SIGKILL gateway-3000: its devices reconnect to gateway-3001 with resume; supervisord restarts it"),
+    restartComponent("redis", "stack.sh down redis (presence, sessions, rate limits), 5 s, up again", 5000),
+    rabbitmqRestart(),
+    restartComponent("mongo", "restart the Mongo-wire server (down, 5 s, up)", 5000),
+  ];
+}
+
+/** No fault at all: what a normal run looks like (pauses, ack times), for comparison. */
+export function baselineScenario(): FaultScenario {
+  return { name: "baseline", description: "no fault: the same load, as a control", inject: async () => undefined, heal: async () => undefined };
+}
