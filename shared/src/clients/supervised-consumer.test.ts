@@ -1,0 +1,115 @@
+import { EventEmitter } from "node:events";
+import type { Consumer } from "kafkajs";
+import { Registry } from "prom-client";
+import { describe, expect, it } from "vitest";
+import { createLogger } from "../logger.ts";
+import { waitFor } from "../testing/wait-for.ts";
+import { superviseConsumer } from "./supervised-consumer.ts";
+
+const EVENTS = { GROUP_JOIN: "consumer.group_join", REBALANCING: "consumer.rebalancing", CRASH: "consumer.crash" } as const;
+
+/** The slice of a kafkajs consumer the supervisor uses, driven by the test. */
+class FakeConsumer extends EventEmitter {
+  readonly events = EVENTS;
+  connected = false;
+  disconnects = 0;
+  constructor(private readonly failConnect: boolean) {
+    super();
+  }
+  async connect() {
+    if (this.failConnect) throw new Error("brokers unreachable");
+    this.connected = true;
+  }
+  async disconnect() {
+    this.connected = false;
+    this.disconnects++;
+  }
+  join() {
+    this.emit(EVENTS.GROUP_JOIN, { payload: {} });
+  }
+  crash(restart: boolean) {
+    this.emit(EVENTS.CRASH, { payload: { error: new Error("Broker 2 not found in the cached metadata"), restart } });
+  }
+}
+
+function setup(options: { failFirstConnects?: number; stuckAfterMs?: number } = {}) {
+  const built: FakeConsumer[] = [];
+  let failures = options.failFirstConnects ?? 0;
+  const started: FakeConsumer[] = [];
+  const registry = new Registry();
+  const supervised = superviseConsumer({
+    name: "test.topic",
+    config: { groupId: "g" },
+    logger: createLogger({ name: "test", level: "silent" }),
+    registry,
+    createConsumer: () => {
+      const c = new FakeConsumer(failures-- > 0);
+      built.push(c);
+      return c as unknown as Consumer;
+    },
+    start: async (c) => {
+      started.push(c as unknown as FakeConsumer);
+    },
+    minDelayMs: 1,
+    maxDelayMs: 5,
+    stuckAfterMs: options.stuckAfterMs ?? 60_000,
+  });
+  return { supervised, built, started, registry };
+}
+
+describe("superviseConsumer", () => {
+  it("is not ready until its consumer has joined the group", async () => {
+    const { supervised, started } = setup();
+    await waitFor(() => started.length === 1);
+    await expect(supervised.check()).rejects.toThrow(/starting/);
+    started[0]!.join();
+    await expect(supervised.check()).resolves.toBeUndefined();
+    await supervised.stop();
+  });
+
+  it("retries a start while Kafka is unreachable", async () => {
+    const { supervised, built, started } = setup({ failFirstConnects: 3 });
+    await waitFor(() => started.length === 1);
+    expect(built).toHaveLength(4);
+    await supervised.stop();
+  });
+
+  it("rebuilds and re-joins a consumer that kafkajs gave up on, and counts it", async () => {
+    const { supervised, started, registry } = setup();
+    await waitFor(() => started.length === 1);
+    started[0]!.join();
+    started[0]!.crash(false);
+    await expect(supervised.check()).rejects.toThrow(/crashed/);
+    await waitFor(() => started.length === 2);
+    expect(started[0]!.disconnects).toBeGreaterThan(0);
+    started[1]!.join();
+    await expect(supervised.check()).resolves.toBeUndefined();
+    expect(supervised.rebuilds).toBe(1);
+    expect(await registry.getSingleMetricAsString("kafka_consumer_rebuilds_total")).toContain('reason="crash"} 1');
+    // Events of the replaced consumer no longer count.
+    started[0]!.crash(false);
+    await expect(supervised.check()).resolves.toBeUndefined();
+    await supervised.stop();
+  });
+
+  it("leaves a crash that kafkajs restarts itself to kafkajs", async () => {
+    const { supervised, started } = setup();
+    await waitFor(() => started.length === 1);
+    started[0]!.crash(true);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(started).toHaveLength(1);
+    started[0]!.join();
+    await expect(supervised.check()).resolves.toBeUndefined();
+    await supervised.stop();
+  });
+
+  it("rebuilds a consumer stuck out of its group", async () => {
+    const { supervised, started } = setup({ stuckAfterMs: 50 });
+    await waitFor(() => started.length >= 1);
+    started[0]!.emit(EVENTS.REBALANCING, { payload: {} });
+    await waitFor(() => started.length >= 2, { timeoutMs: 2000 });
+    expect(supervised.rebuilds).toBeGreaterThanOrEqual(1);
+    await supervised.stop();
+    await expect(supervised.check()).rejects.toThrow(/stopped/);
+  });
+});
