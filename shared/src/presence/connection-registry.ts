@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { ChainableCommander, Redis } from "ioredis";
 import type { RedisKeys } from "../redis-keys.ts";
 
 // Registering and unregistering are single scripts so the "first device anywhere" and
@@ -41,6 +41,18 @@ redis.call('SADD', KEYS[2], ARGV[2])
 redis.call('SADD', KEYS[3], ARGV[2])
 return 1
 `;
+
+/**
+ * Runs a pipeline and fails if any of its commands failed. ioredis resolves `exec()` with
+ * per-command errors instead of rejecting: read as empty answers, a Redis restart would make
+ * connected users look connected nowhere, and their messages would be routed to no gateway.
+ */
+async function execAll(pipeline: ChainableCommander): Promise<Array<[Error | null, unknown]>> {
+  const replies = (await pipeline.exec()) ?? [];
+  const failed = replies.find(([err]) => err);
+  if (failed) throw failed[0];
+  return replies;
+}
 
 export interface ConnectionRegistryOptions {
   redis: Redis;
@@ -99,7 +111,7 @@ export function createConnectionRegistry({ redis, keys, gatewayTtlMs = 15_000 }:
       for (const [userId, devices] of devicesByUser) {
         pipeline.eval(RESTORE_USER, 3, keys.userGateways(userId), keys.gatewayUsers(gatewayId), keys.onlineUsers(), gatewayId, userId, String(devices));
       }
-      await pipeline.exec();
+      await execAll(pipeline);
     },
 
     /** Live gateways holding a connection of each user (users with none are absent). */
@@ -110,7 +122,7 @@ export function createConnectionRegistry({ redis, keys, gatewayTtlMs = 15_000 }:
       const alive = await aliveGateways();
       const pipeline = redis.pipeline();
       for (const id of unique) pipeline.hkeys(keys.userGateways(id));
-      const replies = (await pipeline.exec()) ?? [];
+      const replies = await execAll(pipeline);
       unique.forEach((id, i) => {
         const gws = ((replies[i]?.[1] as string[] | undefined) ?? []).filter((gw) => alive.has(gw));
         if (gws.length > 0) result.set(id, gws);
