@@ -1,7 +1,7 @@
 // The web client: plain TypeScript on the public contract (REST + Socket.IO), bundled by the
 // gateway with esbuild. State lives in a few maps; the DOM is re-rendered per change.
 import { io, type Socket } from "socket.io-client";
-import type { Ack, ClientToServerEvents, Conversation, ServerToClientEvents, StoredMessage } from "../../../shared/src/contracts/index.ts";
+import type { Ack, ClientToServerEvents, Conversation, ResumeResult, ServerToClientEvents, StoredMessage } from "../../../shared/src/contracts/index.ts";
 
 type Session = { accessToken: string; refreshToken: string; user: { id: string; username: string } };
 type Shown = StoredMessage & { state: "sending" | "sent" | "delivered" | "failed" };
@@ -20,11 +20,29 @@ const usernames = new Map<string, string>();
 const online = new Set<string>();
 const conversations = new Map<string, Conversation>();
 const messages = new Map<string, Map<string, Shown>>(); // conversationId -> messageId -> message
-const lastSeen: Record<string, number> = {};
+// conversationId -> the highest seq up to which every message was seen (what a resume asks
+// from; never the highest seq seen, which would skip a gap for good) and the seqs seen above it.
+const seen = new Map<string, { mark: number; above: Set<number> }>();
 const readUpTo = new Map<string, number>(); // conversationId -> highest seq read by someone else
 const typingUsers = new Map<string, Map<string, number>>(); // conversationId -> userId -> until
 let current: string | undefined;
 let typingSent = 0;
+
+/** Starts tracking a conversation known up to `mark`; a tracked one keeps its mark (raising it could skip a gap). */
+function track(conversationId: string, mark: number): void {
+  if (!seen.has(conversationId)) seen.set(conversationId, { mark, above: new Set() });
+}
+
+/** Records a seen seq; the mark moves only when the next seq arrives (seqs go 1, 2, 3… per conversation). */
+function observe(conversationId: string, seq: number): void {
+  let s = seen.get(conversationId);
+  if (!s) seen.set(conversationId, (s = { mark: seq - 1, above: new Set() }));
+  if (seq <= s.mark) return;
+  s.above.add(seq);
+  while (s.above.delete(s.mark + 1)) s.mark++;
+}
+
+const marks = (): Record<string, number> => Object.fromEntries([...seen].map(([id, s]) => [id, s.mark]));
 
 async function api<T>(method: string, path: string, body?: unknown, retry = true): Promise<T> {
   const res = await fetch(path, {
@@ -97,7 +115,7 @@ async function loadConversations(): Promise<void> {
   const { conversations: list } = await api<{ conversations: Conversation[] }>("GET", "/api/conversations");
   for (const c of list) {
     conversations.set(c.id, c);
-    lastSeen[c.id] ??= c.lastSeq;
+    track(c.id, c.lastSeq);
   }
   renderConversations();
 }
@@ -159,7 +177,10 @@ async function open(id: string): Promise<void> {
   socket?.emit("join_room", { conversationId: id }, () => undefined);
   if (!messages.get(id)?.size) {
     const page = await api<{ messages: StoredMessage[]; hasMore: boolean }>("GET", `/api/conversations/${id}/messages?limit=50`);
-    for (const m of page.messages) store(m);
+    for (const m of page.messages) {
+      store(m);
+      observe(m.conversationId, m.seq);
+    }
     $("older").hidden = !page.hasMore;
   }
   markRead();
@@ -219,37 +240,148 @@ function send(content: string): void {
   socket.emit("typing", { conversationId: conv, isTyping: false }, () => undefined);
 }
 
+function receive(message: StoredMessage): void {
+  // A replay or a history page may repeat a message already shown: it changes nothing.
+  const again = messages.get(message.conversationId)?.get(message.messageId)?.state === "delivered";
+  store(message);
+  observe(message.conversationId, message.seq);
+  if (again) return;
+  const c = conversations.get(message.conversationId);
+  if (!c) {
+    void loadConversations();
+    return;
+  }
+  c.lastMessage = { messageId: message.messageId, senderId: message.senderId, content: message.content, seq: message.seq, sentAt: message.sentAt };
+  c.lastSeq = Math.max(c.lastSeq, message.seq);
+  c.lastActivityAt = message.createdAt;
+  if (message.conversationId === current) markRead();
+  else if (message.senderId !== session?.user.id) c.unreadCount++;
+  typingUsers.get(message.conversationId)?.delete(message.senderId);
+  renderConversations();
+  renderMessages();
+  renderTyping();
+}
+
+// Catching up after a (re)connection. A resume the gateway could not complete (message
+// service away) leaves it holding the live messages of those conversations until a later
+// resume succeeds: so a failed one is sent again, with the current marks, after a backoff
+// (1 s doubling to 10 s, with jitter) until one does. Codes that retrying cannot fix are not
+// retried for their conversation; the answer does not say which one, so the resume is then
+// split into one conversation per request and a single one failing that way is dropped.
+const RESUME_TIMEOUT_MS = 30_000; // the gateway retries a resume's reads for up to 20 s
+const FINAL_CODES = new Set(["NOT_A_MEMBER", "FORBIDDEN", "NOT_FOUND", "VALIDATION_FAILED", "SCHEMA_INVALID", "MALFORMED_FRAME", "MALFORMED_JSON", "PAYLOAD_TOO_LARGE", "UNKNOWN_EVENT", "UNAUTHORIZED", "TOKEN_MISSING", "TOKEN_INVALID", "TOKEN_EXPIRED", "TOKEN_REVOKED"]);
+const retriable = (code: string) => !FINAL_CODES.has(code) && !code.endsWith("_NOT_FOUND");
+const retryDelay = (attempt: number) => Math.round(Math.min(10_000, 1000 * 2 ** attempt) * (1 - 0.25 * Math.random()));
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const failed = (code: string): ResumeResult => ({ replayed: 0, truncated: [], error: { code, message: code } });
+
+let connection = 0; // bumped per (re)connection: a catch-up of an older one stops
+let asked: Record<string, number> | undefined; // what the latest handshake resumed
+let awaitResumed: ((result: ResumeResult) => void) | undefined;
+let refusals = 0;
+
+function setStatus(text: string, detail = ""): void {
+  $("connection").textContent = text;
+  $("connection").title = detail;
+}
+
+async function catchUp(resume: Record<string, number>, id: number): Promise<void> {
+  const live = () => id === connection && socket?.connected === true;
+  const pending = new Set(Object.keys(resume));
+  let split = false;
+  let failures = 0;
+  let request = resume;
+  let answer = await new Promise<ResumeResult>((resolve) => {
+    const timer = setTimeout(() => resolve(failed("RESUME_TIMEOUT")), RESUME_TIMEOUT_MS);
+    awaitResumed = (result) => {
+      clearTimeout(timer);
+      awaitResumed = undefined;
+      resolve(result);
+    };
+  });
+  for (;;) {
+    if (!live()) return;
+    const ids = Object.keys(request);
+    const code = answer.error?.code;
+    if (code === undefined) {
+      for (const c of ids) pending.delete(c);
+      failures = 0;
+      for (const c of answer.truncated) void pageMissed(c, id);
+    } else if (retriable(code)) {
+      setStatus("catching up…", `the last attempt failed (${code}); retrying`);
+      await sleep(retryDelay(failures++));
+      if (!live()) return;
+    } else if (ids.length > 1) split = true;
+    else if (ids[0] !== undefined) {
+      pending.delete(ids[0]);
+      seen.delete(ids[0]);
+    }
+    const now = marks();
+    const next = [...pending].filter((c) => now[c] !== undefined);
+    if (next.length === 0) break;
+    request = Object.fromEntries((split ? next.slice(0, 1) : next).map((c) => [c, now[c]!]));
+    answer = await socket!
+      .timeout(RESUME_TIMEOUT_MS)
+      .emitWithAck("resume", { conversations: request })
+      .then(
+        (ack): ResumeResult => (ack.ok ? ack : failed(ack.error.code)),
+        () => failed("ACK_TIMEOUT"),
+      );
+  }
+  if (live()) setStatus("online");
+}
+
+/** What a resume left out (more than it replays per conversation), paged through REST. */
+async function pageMissed(conversationId: string, id: number): Promise<void> {
+  let after = seen.get(conversationId)?.mark ?? 0;
+  for (let failures = 0; id === connection; ) {
+    try {
+      const page = await api<{ messages: StoredMessage[]; hasMore: boolean }>("GET", `/api/conversations/${conversationId}/messages?afterSeq=${after}&limit=200`);
+      for (const m of page.messages) receive(m);
+      const last = page.messages.at(-1)?.seq ?? after;
+      if (!page.hasMore || last <= after) return;
+      after = last;
+      failures = 0;
+    } catch {
+      await sleep(retryDelay(failures++));
+    }
+  }
+}
+
+/** socket.io reconnects by itself after a lost transport, not after the gateway refused or closed the connection. */
+function reconnectLater(): void {
+  setTimeout(() => session && socket && !socket.connected && socket.connect(), retryDelay(refusals++));
+}
+
 function connect(): void {
   if (!session) return;
   socket = io({
     transports: ["websocket"],
-    // Called on every (re)connection: the resume carries what this page has already seen.
-    auth: (cb) => cb({ token: session?.accessToken, resume: { ...lastSeen } }),
+    // Called on every (re)connection: the resume carries what this page has seen without a gap.
+    auth: (cb) => {
+      const m = marks();
+      asked = Object.keys(m).length > 0 ? m : undefined;
+      cb(asked ? { token: session?.accessToken, resume: asked } : { token: session?.accessToken });
+    },
   });
-  socket.on("connect", () => ($("connection").textContent = "online"));
-  socket.on("disconnect", () => ($("connection").textContent = "reconnecting…"));
+  socket.on("connect", () => {
+    setStatus("online");
+    refusals = 0;
+    const id = ++connection;
+    if (asked) void catchUp(asked, id);
+  });
+  socket.on("resumed", (result) => awaitResumed?.(result));
+  socket.on("disconnect", (reason) => {
+    setStatus("reconnecting…");
+    if (reason === "io server disconnect" && session) reconnectLater();
+  });
   socket.on("connect_error", (err) => {
-    $("connection").textContent = "offline";
-    if ((err as Error & { data?: { code?: string } }).data?.code === "TOKEN_EXPIRED") void refresh().then((ok) => ok && socket?.connect());
+    setStatus("offline");
+    const code = (err as Error & { data?: { code?: string } }).data?.code;
+    if (code?.startsWith("TOKEN_")) void refresh().then((ok) => ok && socket?.connect());
+    else if (socket && !socket.active && session) reconnectLater();
   });
-  socket.on("message_received", ({ message }) => {
-    store(message);
-    lastSeen[message.conversationId] = Math.max(lastSeen[message.conversationId] ?? 0, message.seq);
-    const c = conversations.get(message.conversationId);
-    if (!c) {
-      void loadConversations();
-      return;
-    }
-    c.lastMessage = { messageId: message.messageId, senderId: message.senderId, content: message.content, seq: message.seq, sentAt: message.sentAt };
-    c.lastSeq = Math.max(c.lastSeq, message.seq);
-    c.lastActivityAt = message.createdAt;
-    if (message.conversationId === current) markRead();
-    else if (message.senderId !== session?.user.id) c.unreadCount++;
-    typingUsers.get(message.conversationId)?.delete(message.senderId);
-    renderConversations();
-    renderMessages();
-    renderTyping();
-  });
+  socket.on("message_received", ({ message }) => receive(message));
   socket.on("message_read", ({ conversationId, userId, seq }) => {
     if (userId === session?.user.id) return;
     readUpTo.set(conversationId, Math.max(readUpTo.get(conversationId) ?? 0, seq));
@@ -302,6 +434,7 @@ $("new-form").addEventListener("submit", (e) => {
     const title = $<HTMLInputElement>("new-title").value.trim();
     const { conversation } = await api<{ conversation: Conversation }>("POST", "/api/conversations", { participantIds: ids, ...(title ? { title } : {}) });
     conversations.set(conversation.id, conversation);
+    track(conversation.id, conversation.lastSeq);
     $<HTMLInputElement>("new-users").value = "";
     $<HTMLInputElement>("new-title").value = "";
     await open(conversation.id);

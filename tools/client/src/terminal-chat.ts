@@ -2,6 +2,7 @@ import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import { io, type Socket } from "socket.io-client";
 import type { ClientToServerEvents, ServerToClientEvents, StoredMessage } from "@chat/shared/contracts";
+import { ContiguousSeqs, ackOutcome, awaitAnswer, catchUp, pageAfter, resumeOutcome, retryDelay, type ResumeOutcome } from "./catch-up.ts";
 
 export interface TerminalChatOptions {
   gateway: string;
@@ -22,6 +23,10 @@ interface Conversation {
   lastSeq: number;
   lastMessage: { content: string; senderId: string } | null;
 }
+
+/** A resume's reads are retried by the gateway for up to 20 s before it answers: wait longer than that. */
+const RESUME_TIMEOUT_MS = 30_000;
+const TOKEN_CODES = new Set(["TOKEN_EXPIRED", "TOKEN_INVALID", "TOKEN_REVOKED"]);
 
 const HELP = `commands: /list  /open <username|number>  /history  /who  /help  /quit  — anything else is sent to the open conversation`;
 
@@ -49,7 +54,7 @@ export async function runTerminalChat(o: TerminalChatOptions): Promise<void> {
     if (auth.status === 201) print(`registered as ${o.user}`);
   }
   if (auth.status !== 200 && auth.status !== 201) throw new Error(`cannot log in: ${auth.body.error?.message ?? auth.status}`);
-  const token = auth.body.accessToken;
+  let token = auth.body.accessToken;
   const me = auth.body.user;
   print(`logged in as ${me.username} on ${o.gateway}`);
 
@@ -75,7 +80,8 @@ export async function runTerminalChat(o: TerminalChatOptions): Promise<void> {
 
   let conversations: Conversation[] = [];
   let current: Conversation | undefined;
-  const lastSeen = new Map<string, number>();
+  /** What has been seen of each conversation without a gap: what a resume asks from. */
+  const seqs = new ContiguousSeqs();
   const shown = new Set<string>();
 
   async function label(c: Conversation): Promise<string> {
@@ -85,6 +91,7 @@ export async function runTerminalChat(o: TerminalChatOptions): Promise<void> {
   }
   async function list(): Promise<void> {
     conversations = (await api<{ conversations: Conversation[] }>("GET", "/api/conversations", undefined, token)).body.conversations;
+    for (const c of conversations) seqs.track(c.id, c.lastSeq);
     if (conversations.length === 0) print("no conversations yet: /open <username> starts one");
     for (const [i, c] of conversations.entries()) {
       const unread = c.unreadCount > 0 ? ` (${c.unreadCount} unread)` : "";
@@ -93,9 +100,9 @@ export async function runTerminalChat(o: TerminalChatOptions): Promise<void> {
     }
   }
   async function show(m: StoredMessage): Promise<void> {
+    seqs.observe(m.conversationId, m.seq);
     if (shown.has(m.messageId)) return;
     shown.add(m.messageId);
-    lastSeen.set(m.conversationId, Math.max(lastSeen.get(m.conversationId) ?? 0, m.seq));
     const where = current?.id === m.conversationId ? "" : `[${await label(conversations.find((c) => c.id === m.conversationId) ?? ({ title: "new", participantIds: [] } as unknown as Conversation))}] `;
     print(`${where}${await nameOf(m.senderId)}: ${m.content}`);
     if (current?.id === m.conversationId && m.senderId !== me.id) socket.emit("mark_read", { conversationId: m.conversationId, seq: m.seq }, () => undefined);
@@ -126,6 +133,7 @@ export async function runTerminalChat(o: TerminalChatOptions): Promise<void> {
       }
       target = res.body.conversation;
       conversations.push(target);
+      seqs.track(target.id, target.lastSeq);
     }
     current = target;
     socket.emit("join_room", { conversationId: target.id }, () => undefined);
@@ -133,7 +141,91 @@ export async function runTerminalChat(o: TerminalChatOptions): Promise<void> {
     await history();
   }
 
-  const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(o.gateway, { transports: ["websocket"], auth: { token } });
+  /** The resume the latest handshake carried (none while nothing is tracked). */
+  let asked: Record<string, number> | undefined;
+  /** Aborted when the current connection ends: its catch-up stops, the next one starts its own. */
+  let connection = new AbortController();
+  let awaitResumed: ((outcome: ResumeOutcome) => void) | undefined;
+  let everConnected = false;
+  let closing = false;
+  let refusals = 0;
+  let reconnectTimer: NodeJS.Timeout | undefined;
+
+  const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(o.gateway, {
+    transports: ["websocket"],
+    // Called on every (re)connection: the handshake resumes from what was seen without a gap.
+    auth: (cb) => {
+      const marks = seqs.marks();
+      asked = Object.keys(marks).length > 0 ? marks : undefined;
+      cb(asked ? { token, resume: asked } : { token });
+    },
+  });
+
+  /** socket.io reconnects by itself after a lost transport, not after the gateway refused or closed the connection. */
+  function reconnectLater(): void {
+    clearTimeout(reconnectTimer);
+    reconnectTimer = setTimeout(() => {
+      if (!closing && !socket.connected) socket.connect();
+    }, retryDelay(refusals++));
+  }
+
+  async function logInAgain(): Promise<void> {
+    const res = await api<AuthBody>("POST", "/api/auth/login", { login: o.user, password: o.password }).catch(() => undefined);
+    if (res?.status === 200) token = res.body.accessToken;
+  }
+
+  /** Pages through REST what a resume left out of its replay. */
+  async function pageMissed(conversationId: string, signal: AbortSignal): Promise<void> {
+    const fetchPage = async (afterSeq: number) => {
+      const res = await api<{ messages: StoredMessage[]; hasMore: boolean }>(
+        "GET",
+        `/api/conversations/${encodeURIComponent(conversationId)}/messages?afterSeq=${afterSeq}&limit=200`,
+        undefined,
+        token,
+      );
+      if (res.status !== 200) throw new Error(`history: HTTP ${res.status}`);
+      return res.body;
+    };
+    await pageAfter(seqs.mark(conversationId) ?? 0, fetchPage, show, signal);
+  }
+
+  /**
+   * After a handshake that resumed `resume`: until every conversation is caught up, a failed
+   * resume (the gateway keeps holding their live messages meanwhile) is sent again with backoff.
+   */
+  async function catchUpOn(resume: Record<string, number>, signal: AbortSignal): Promise<void> {
+    const answer = awaitAnswer(RESUME_TIMEOUT_MS, signal);
+    awaitResumed = answer.settle;
+    let failed = false;
+    const result = await catchUp(resume, answer.outcome, {
+      signal,
+      marks: () => seqs.marks(),
+      send: (conversations) => ackOutcome(socket.timeout(RESUME_TIMEOUT_MS).emitWithAck("resume", { conversations }), () => socket.connected),
+      onRetry: (code, retryInMs) => {
+        if (!failed) print(`! catching up failed (${code}), retrying every few seconds (next in ${Math.ceil(retryInMs / 1000)} s)…`);
+        failed = true;
+      },
+      onDropped: (conversationId, code) => {
+        seqs.forget(conversationId);
+        const c = conversations.find((x) => x.id === conversationId);
+        void (c ? label(c) : Promise.resolve(conversationId)).then((name) => print(`! cannot catch up on ${name} (${code})`));
+      },
+      onResumed: ({ truncated }) => {
+        for (const conversationId of truncated) void pageMissed(conversationId, signal);
+      },
+    });
+    if (result.caughtUp && failed) print(`! caught up (after ${result.retries} ${result.retries === 1 ? "retry" : "retries"})`);
+  }
+
+  socket.on("connect", () => {
+    connection.abort();
+    connection = new AbortController();
+    refusals = 0;
+    if (everConnected) print("! reconnected");
+    everConnected = true;
+    if (asked) void catchUpOn(asked, connection.signal);
+  });
+  socket.on("resumed", (result) => awaitResumed?.(resumeOutcome(result)));
   socket.on("message_received", ({ message }) => void show(message));
   socket.on("typing", ({ conversationId, userId, isTyping }) => {
     if (isTyping && conversationId === current?.id) void nameOf(userId).then((n) => print(`… ${n} is typing`));
@@ -143,15 +235,28 @@ export async function runTerminalChat(o: TerminalChatOptions): Promise<void> {
   socket.on("message_read", ({ conversationId, userId, seq }) => {
     if (conversationId === current?.id && userId !== me.id) void nameOf(userId).then((n) => print(`✓ ${n} read up to #${seq}`));
   });
-  socket.on("disconnect", (reason) => print(`! disconnected (${reason}), reconnecting…`));
-  socket.io.on("reconnect", () => {
-    print("! reconnected");
-    // Catch up on what was missed while away, in order, without repeats.
-    socket.emit("resume", { conversations: Object.fromEntries(lastSeen) }, () => undefined);
+  socket.on("disconnect", (reason) => {
+    connection.abort();
+    if (closing) return;
+    print(`! disconnected (${reason}), reconnecting…`);
+    // A draining gateway closes its sockets itself: those are not reconnected by socket.io.
+    if (!socket.active) reconnectLater();
+  });
+  socket.on("connect_error", (err) => {
+    // The first connection reports its failure to the caller; a lost transport is retried by socket.io.
+    if (!everConnected || closing || socket.active) return;
+    const code = (err as Error & { data?: { code?: string } }).data?.code ?? err.message;
+    print(`! connection refused (${code}), retrying…`);
+    if (TOKEN_CODES.has(code)) void logInAgain().finally(reconnectLater);
+    else reconnectLater();
   });
   await new Promise<void>((resolve, reject) => {
     socket.once("connect", () => resolve());
     socket.once("connect_error", reject);
+  }).catch((err: unknown) => {
+    closing = true;
+    socket.close();
+    throw err;
   });
   await list();
   print(HELP);
@@ -188,6 +293,9 @@ export async function runTerminalChat(o: TerminalChatOptions): Promise<void> {
       }
     }
   } finally {
+    closing = true;
+    clearTimeout(reconnectTimer);
+    connection.abort();
     rl.close();
     socket.close();
     print("bye");

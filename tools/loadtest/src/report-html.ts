@@ -40,6 +40,16 @@ function barChart(title: string, bars: Array<{ label: string; value: number }>):
   return `<h2>${esc(title)}</h2><svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img">${rects}</svg>`;
 }
 
+/** Lost connections and their catch-up, when the report has them (reports of older versions do not). */
+function reconnectRow(r: LoadReport, row: (k: string, v: unknown) => string): string {
+  const c = r.reconnects;
+  if (!c) return "";
+  return row(
+    "disconnects / reconnects / caught up",
+    `${c.disconnects} / ${c.reconnects} / ${c.caughtUp} (refused ${c.refused}, resume retries ${c.resumeRetries}, dropped ${c.resumeDropped}, history pages ${c.historyPages})`,
+  );
+}
+
 /** The whole report as one self-contained HTML page. */
 export function renderHtmlReport(r: LoadReport): string {
   const row = (k: string, v: unknown) => `<tr><th>${esc(k)}</th><td>${esc(String(v))}</td></tr>`;
@@ -49,7 +59,7 @@ export function renderHtmlReport(r: LoadReport): string {
 <h1>Load test, ${esc(r.startedAt)}</h1>
 <table>
 ${row("gateways", r.options.gateways.join(", "))}${row("users / pairs", `${r.options.users} / ${r.options.users / 2}`)}${row("target rate", `${r.options.rate} msg/s for ${r.options.durationMs / 1000} s`)}
-${row("connections ok / failed", `${r.connections.ok} / ${r.connections.failed}`)}${row("connect ms avg / min / max / p95", `${r.connections.connectMs.avg} / ${r.connections.connectMs.min} / ${r.connections.connectMs.max} / ${r.connections.connectMs.p95}`)}
+${row("connections ok / failed", `${r.connections.ok} / ${r.connections.failed}`)}${reconnectRow(r, row)}${row("connect ms avg / min / max / p95", `${r.connections.connectMs.avg} / ${r.connections.connectMs.min} / ${r.connections.connectMs.max} / ${r.connections.connectMs.p95}`)}
 ${row("messages sent / acked / delivered", `${r.messages.sent} / ${r.messages.acked} / ${r.messages.delivered}`)}${row("delivery ratio", r.messages.deliveryRatio)}${row("duplicates", r.messages.duplicates)}
 ${row("latency ms p50 / p95 / p99 / max", `${r.latencyMs.p50} / ${r.latencyMs.p95} / ${r.latencyMs.p99} / ${r.latencyMs.max}`)}${row("throughput sent / delivered per s", `${r.throughput.sentPerSecond} / ${r.throughput.deliveredPerSecond}`)}
 ${row("errors", Object.keys(r.errors).length ? Object.entries(r.errors).map(([k, v]) => `${k} x${v}`).join("; ") : "none")}

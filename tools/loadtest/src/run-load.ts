@@ -1,5 +1,9 @@
 import { io, type Socket } from "socket.io-client";
+import type { ClientToServerEvents, ServerToClientEvents, StoredMessage } from "@chat/shared/contracts";
+import { ContiguousSeqs, ackOutcome, awaitAnswer, catchUp, pageAfter, resumeOutcome, retryDelay, type ResumeOutcome } from "../../client/src/catch-up.ts";
 import { ErrorCounter, summarize, type Summary } from "./stats.ts";
+
+type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 export interface LoadOptions {
   /** Gateway base URLs; connections are spread over them round-robin. */
@@ -28,10 +32,30 @@ export interface TimelinePoint {
   p99: number;
 }
 
+/** Connections lost during the run and how they came back. */
+export interface ReconnectStats {
+  /** Connections lost (not closed by the load tester). */
+  disconnects: number;
+  /** Connections re-established after a loss. */
+  reconnects: number;
+  /** Reconnections the gateway refused (retried with backoff). */
+  refused: number;
+  /** Reconnections whose resume caught up in full. */
+  caughtUp: number;
+  /** Resumes that failed and were sent again. */
+  resumeRetries: number;
+  /** Conversations given up for a non-retriable resume failure. */
+  resumeDropped: number;
+  /** REST history pages fetched for conversations a resume truncated. */
+  historyPages: number;
+}
+
 export interface LoadReport {
   startedAt: string;
   options: Omit<LoadOptions, "internalToken">;
   connections: { ok: number; failed: number; connectMs: Summary };
+  /** Absent from reports of versions that did not reconnect. */
+  reconnects?: ReconnectStats;
   messages: { sent: number; acked: number; failedAcks: number; delivered: number; duplicates: number; deliveryRatio: number };
   latencyMs: Summary;
   throughput: { sentPerSecond: number; deliveredPerSecond: number };
@@ -80,6 +104,9 @@ interface Seeded {
   id: string;
   accessToken: string;
 }
+
+/** A resume's reads are retried by the gateway for up to 20 s before it answers: wait longer than that. */
+const RESUME_TIMEOUT_MS = 30_000;
 
 async function seedUsers(o: LoadOptions, prefix: string): Promise<Seeded[]> {
   const users: Seeded[] = [];
@@ -131,7 +158,10 @@ export async function runLoad(o: LoadOptions, onProgress: (p: Progress) => void 
     onProgress({ ...progress });
   }, 1000);
 
-  const sockets: Array<Socket | undefined> = [];
+  const sockets: Array<ClientSocket | undefined> = [];
+  /** Set once the run ends: what closes then is not a lost connection. */
+  let closing = false;
+  const reconnectTimers = new Set<NodeJS.Timeout>();
   try {
     const users = await seedUsers(o, prefix);
     progress.phase = "connecting";
@@ -151,9 +181,126 @@ export async function runLoad(o: LoadOptions, onProgress: (p: Progress) => void 
     let duplicates = 0;
     let lastDeliveredAt = 0;
 
+    const reconnects: ReconnectStats = { disconnects: 0, reconnects: 0, refused: 0, caughtUp: 0, resumeRetries: 0, resumeDropped: 0, historyPages: 0 };
+    /** Per user: what it has seen of its conversation without a gap (what a resume asks from). */
+    const seqs = users.map(() => new ContiguousSeqs());
+
+    /** A message on user `i`'s socket, or on a REST page after a truncated resume (`paged`). */
+    const receive = (i: number, message: StoredMessage, paged = false) => {
+      seqs[i]!.observe(message.conversationId, message.seq);
+      const user = users[i]!;
+      const at = emitAt.get(message.clientMsgId);
+      if (at === undefined || intended.get(message.clientMsgId) !== user.id) return; // own echo or foreign
+      const key = `${user.id}:${message.messageId}`;
+      if (seen.has(key)) {
+        // A page may overlap live messages the gateway released after the replay: not a duplicate delivery.
+        if (!paged) duplicates++;
+        return;
+      }
+      seen.add(key);
+      const now = performance.now();
+      latencies.push(now - at);
+      const b = bucket(Date.now());
+      b.delivered++;
+      b.lat.push(now - at);
+      progress.delivered++;
+      lastDeliveredAt = Date.now();
+    };
+
+    /**
+     * A connection lost during the run comes back as a careful client's would: socket.io
+     * reconnects after a lost transport (with backoff), this after a refusal or a server-side
+     * close; each handshake resumes from the contiguous seqs (`auth` below), and a resume that
+     * fails is sent again with backoff until it succeeds; what it truncates is paged via REST.
+     */
+    const follow = (i: number, socket: ClientSocket, gateway: string, handshake: { asked: Record<string, number> | undefined }) => {
+      const user = users[i]!;
+      const ip = `10.8.${(i >> 8) & 255}.${i & 255}`;
+      let connection = new AbortController();
+      let awaitResumed: ((outcome: ResumeOutcome) => void) | undefined;
+      let refusals = 0;
+      const reconnectLater = () => {
+        const timer = setTimeout(() => {
+          reconnectTimers.delete(timer);
+          if (!closing && !socket.connected) socket.connect();
+        }, retryDelay(refusals++));
+        reconnectTimers.add(timer);
+      };
+      const fetchPage = (conversationId: string) => async (afterSeq: number) => {
+        const url = new URL(`/api/conversations/${encodeURIComponent(conversationId)}/messages`, gateway);
+        url.searchParams.set("afterSeq", String(afterSeq));
+        url.searchParams.set("limit", "200");
+        const res = await fetch(url, { headers: { authorization: `Bearer ${user.accessToken}`, "x-forwarded-for": ip } });
+        if (!res.ok) {
+          errors.add(`history: ${res.status}`);
+          throw new Error(`history: HTTP ${res.status}`);
+        }
+        reconnects.historyPages++;
+        return (await res.json()) as { messages: StoredMessage[]; hasMore: boolean };
+      };
+      const catchUpOn = async (resume: Record<string, number>, signal: AbortSignal) => {
+        const answer = awaitAnswer(RESUME_TIMEOUT_MS, signal);
+        awaitResumed = answer.settle;
+        const result = await catchUp(resume, answer.outcome, {
+          signal,
+          marks: () => seqs[i]!.marks(),
+          send: (conversations) => ackOutcome(socket.timeout(RESUME_TIMEOUT_MS).emitWithAck("resume", { conversations }), () => socket.connected),
+          onRetry: (code) => {
+            reconnects.resumeRetries++;
+            errors.add(`resume: ${code}`);
+          },
+          onDropped: (conversationId, code) => {
+            reconnects.resumeDropped++;
+            errors.add(`resume dropped: ${code}`);
+            seqs[i]!.forget(conversationId);
+          },
+          onResumed: ({ truncated }) => {
+            for (const id of truncated) void pageAfter(seqs[i]!.mark(id) ?? 0, fetchPage(id), (m) => receive(i, m, true), signal);
+          },
+        });
+        if (result.caughtUp) reconnects.caughtUp++;
+      };
+      socket.on("resumed", (result) => awaitResumed?.(resumeOutcome(result)));
+      socket.on("connect", () => {
+        reconnects.reconnects++;
+        connection = new AbortController();
+        refusals = 0;
+        if (handshake.asked) void catchUpOn(handshake.asked, connection.signal);
+      });
+      socket.on("disconnect", (reason) => {
+        connection.abort();
+        if (closing) return;
+        reconnects.disconnects++;
+        errors.add(`disconnect: ${reason}`);
+        // A draining gateway closes its sockets itself: socket.io does not reconnect those.
+        if (!socket.active) reconnectLater();
+      });
+      socket.on("connect_error", (err) => {
+        // A lost transport is retried by socket.io itself; a refusal (e.g. UNAVAILABLE) is not.
+        if (closing || socket.active) return;
+        reconnects.refused++;
+        errors.add(`reconnect: ${causeOf(err)}`);
+        reconnectLater();
+      });
+    };
+
     await inBatches(users, o.connectConcurrency ?? 100, async (user, i) => {
       const t0 = performance.now();
-      const socket = io(o.gateways[i % o.gateways.length]!, { transports: ["websocket"], auth: { token: user.accessToken }, reconnection: false, forceNew: true, timeout: 20_000 });
+      const gateway = o.gateways[i % o.gateways.length]!;
+      const handshake: { asked: Record<string, number> | undefined } = { asked: undefined };
+      const socket: ClientSocket = io(gateway, {
+        transports: ["websocket"],
+        // Called on every (re)connection: a reconnection resumes from the contiguous seqs.
+        auth: (cb) => {
+          const marks = seqs[i]!.marks();
+          handshake.asked = Object.keys(marks).length > 0 ? marks : undefined;
+          cb(handshake.asked ? { token: user.accessToken, resume: handshake.asked } : { token: user.accessToken });
+        },
+        reconnectionDelay: 1000,
+        reconnectionDelayMax: 10_000,
+        forceNew: true,
+        timeout: 20_000,
+      });
       try {
         await new Promise<void>((resolve, reject) => {
           socket.once("connect", () => resolve());
@@ -162,23 +309,8 @@ export async function runLoad(o: LoadOptions, onProgress: (p: Progress) => void 
         connectMs.push(performance.now() - t0);
         progress.connected++;
         sockets[i] = socket;
-        socket.on("message_received", ({ message }: { message: { messageId: string; clientMsgId: string } }) => {
-          const at = emitAt.get(message.clientMsgId);
-          if (at === undefined || intended.get(message.clientMsgId) !== user.id) return; // own echo or foreign
-          const key = `${user.id}:${message.messageId}`;
-          if (seen.has(key)) {
-            duplicates++;
-            return;
-          }
-          seen.add(key);
-          const now = performance.now();
-          latencies.push(now - at);
-          const b = bucket(Date.now());
-          b.delivered++;
-          b.lat.push(now - at);
-          progress.delivered++;
-          lastDeliveredAt = Date.now();
-        });
+        socket.on("message_received", ({ message }) => receive(i, message));
+        follow(i, socket, gateway, handshake);
       } catch (err) {
         progress.failed++;
         errors.add(`connect: ${causeOf(err)}`);
@@ -202,7 +334,11 @@ export async function runLoad(o: LoadOptions, onProgress: (p: Progress) => void 
         errors.add(`create conversation: ${res.status}`);
         return;
       }
-      pairs.push({ a, b, conversationId: ((await res.json()) as { conversation: { id: string } }).conversation.id });
+      const { conversation } = (await res.json()) as { conversation: { id: string; lastSeq: number } };
+      // Both ends know the conversation up to here: a resume after a lost connection asks from this.
+      seqs[a]!.track(conversation.id, conversation.lastSeq);
+      seqs[b]!.track(conversation.id, conversation.lastSeq);
+      pairs.push({ a, b, conversationId: conversation.id });
     });
     if (pairs.length === 0) throw new Error("no conversation could be set up");
 
@@ -270,6 +406,7 @@ export async function runLoad(o: LoadOptions, onProgress: (p: Progress) => void 
       startedAt: new Date(started).toISOString(),
       options: shown,
       connections: { ok: progress.connected, failed: progress.failed, connectMs: summarize(connectMs) },
+      reconnects,
       messages: {
         sent: n,
         acked,
@@ -288,7 +425,9 @@ export async function runLoad(o: LoadOptions, onProgress: (p: Progress) => void 
       histogram,
     };
   } finally {
+    closing = true;
     clearInterval(tick);
+    for (const timer of reconnectTimers) clearTimeout(timer);
     for (const s of sockets) s?.close();
   }
 }
