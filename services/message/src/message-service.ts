@@ -51,6 +51,9 @@ export function startMessageService(config: MessageConfig, options: MessageServi
 
       const conversations = createConversationStore(mongo.db);
       const messages = createMessageStore(mongo.db);
+      // Before the indexes: a unique `slot` index cannot be built while old messages lack one.
+      const migrated = { messages: await messages.migrateSlots(), conversations: await conversations.migrateInboxes() };
+      if (migrated.messages + migrated.conversations > 0) logger.info(migrated, "stored data migrated to key lookups");
       await Promise.all([conversations.ensureIndexes(), messages.ensureIndexes()]);
 
       const producer = await kafka.createProducer();

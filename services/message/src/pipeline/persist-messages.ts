@@ -1,6 +1,6 @@
 import type { MessageSend, StoredMessage } from "@chat/shared/contracts";
 import type { ConversationDoc, ConversationStore } from "../store/conversation-store.ts";
-import { dedupeKeyOf, isDuplicateKey, toStoredMessage, type MessageDoc, type MessageStore } from "../store/message-store.ts";
+import { isDuplicateKey, slotOf, toStoredMessage, type MessageDoc, type MessageStore } from "../store/message-store.ts";
 
 export interface Rejected {
   record: MessageSend;
@@ -56,15 +56,14 @@ async function persistOnce(records: MessageSend[], origins: string[], deps: Pers
     else accepted.push(record);
   }
 
-  const existing = new Map<string, MessageDoc>(
-    (await messages.findByDedupeKeys([...new Set(accepted.map((r) => dedupeKeyOf(r.senderId, r.clientMsgId)))])).map((d) => [d.dedupeKey, d]),
-  );
+  // A record's messageId is derived from (senderId, clientMsgId): the same id means the same send.
+  const existing = new Map<string, MessageDoc>((await messages.findByIds([...new Set(accepted.map((r) => r.messageId))])).map((d) => [d._id, d]));
 
   const nextSeq = new Map<string, number>();
   for (const id of convIds) {
     const conv = convById.get(id);
     if (!conv) continue;
-    nextSeq.set(id, (fromStoredMax ? Math.max(conv.lastSeq, await messages.maxSeq(id)) : conv.lastSeq) + 1);
+    nextSeq.set(id, (fromStoredMax ? await messages.maxSeq(id, conv.lastSeq) : conv.lastSeq) + 1);
   }
 
   const now = new Date();
@@ -73,7 +72,7 @@ async function persistOnce(records: MessageSend[], origins: string[], deps: Pers
   const toDeliver: PersistResult["toDeliver"] = [];
   let duplicates = 0;
   for (const record of accepted) {
-    const key = dedupeKeyOf(record.senderId, record.clientMsgId);
+    const key = record.messageId;
     const participantIds = convById.get(record.conversationId)!.participantIds;
     if (seen.has(key)) {
       duplicates++;
@@ -97,9 +96,9 @@ async function persistOnce(records: MessageSend[], origins: string[], deps: Pers
       _id: record.messageId,
       conversationId: record.conversationId,
       seq,
+      slot: slotOf(record.conversationId, seq),
       senderId: record.senderId,
       clientMsgId: record.clientMsgId,
-      dedupeKey: key,
       content: record.content,
       kind: record.kind,
       sentAt: record.sentAt,

@@ -66,8 +66,7 @@ export function createConversationRoutes(deps: ConversationRoutesDeps): Router {
   router.get("/:id/messages", async (req, res) => {
     const { id } = validate(conversationIdParamsSchema, req.params, "path");
     const query = validate(historyQuerySchema, req.query, "query");
-    await memberConversation(id, authOf(res).userId);
-    res.json(await messages.history(id, query));
+    res.json(await messages.history(await memberConversation(id, authOf(res).userId), query));
   });
 
   router.post("/:id/messages", async (req, res) => {

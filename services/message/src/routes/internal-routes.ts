@@ -40,7 +40,9 @@ export function createInternalRoutes({
   router.get("/conversations/:id/messages", async (req, res) => {
     const { id } = validate(conversationIdParamsSchema, req.params, "path");
     const query = validate(historyQuerySchema, req.query, "query");
-    res.json(await messages.history(id, query));
+    const conv = await conversations.findById(id);
+    if (!conv) throw new NotFoundError("Conversation not found", "CONVERSATION_NOT_FOUND");
+    res.json(await messages.history(conv, query));
   });
 
   /** Everyone who shares a conversation with this user: who hears about their presence. */

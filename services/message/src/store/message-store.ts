@@ -1,14 +1,22 @@
 import { MongoBulkWriteError, MongoServerError, type Collection, type Db } from "mongodb";
 import type { HistoryQuery, StoredMessage } from "@chat/shared/contracts";
 
+/**
+ * One stored message. Every read is a key lookup, on MongoDB and on the Mongo-wire stand-in
+ * alike (which uses an index only for plain equality or `$in` on one unique field):
+ * - `_id` is the messageId, itself derived from (senderId, clientMsgId): a resend or a replay
+ *   is found by `_id $in [...]`, and a second insert of it is refused;
+ * - `slot` is `${conversationId}#${seq}`, unique: a history page is `slot $in [...]` of the
+ *   seqs it covers, computed from the conversation's `lastSeq` (seqs are contiguous), and two
+ *   writers can never give one seq to two messages.
+ */
 export interface MessageDoc {
   _id: string;
   conversationId: string;
   seq: number;
+  slot: string;
   senderId: string;
   clientMsgId: string;
-  /** `${senderId}\u0000${clientMsgId}`: unique, so a resent message is stored once. */
-  dedupeKey: string;
   content: string;
   kind: "user" | "auto";
   sentAt: string;
@@ -17,7 +25,10 @@ export interface MessageDoc {
   origin: string;
 }
 
-export const dedupeKeyOf = (senderId: string, clientMsgId: string) => `${senderId}\u0000${clientMsgId}`;
+export const slotOf = (conversationId: string, seq: number) => `${conversationId}#${seq}`;
+
+/** Seqs probed past a conversation's `lastSeq` at once: messages stored by a writer that crashed before advancing it. */
+const PROBE_AHEAD = 64;
 
 export function toStoredMessage(doc: MessageDoc): StoredMessage {
   return {
@@ -41,41 +52,86 @@ export function isDuplicateKey(err: unknown): boolean {
 export function createMessageStore(db: Db) {
   const messages: Collection<MessageDoc> = db.collection<MessageDoc>("messages");
 
+  const bySlots = (conversationId: string, from: number, to: number): Promise<MessageDoc[]> => {
+    if (to < from) return Promise.resolve([]);
+    const slots: string[] = [];
+    for (let seq = Math.max(1, from); seq <= to; seq++) slots.push(slotOf(conversationId, seq));
+    return slots.length === 0 ? Promise.resolve([]) : messages.find({ slot: { $in: slots } }).toArray();
+  };
+
+  /** The highest stored seq: `lastSeq`, or beyond it when a writer stored more before it crashed. */
+  async function storedMax(conversationId: string, lastSeq: number): Promise<number> {
+    let max = lastSeq;
+    for (;;) {
+      const ahead = await bySlots(conversationId, max + 1, max + PROBE_AHEAD);
+      if (ahead.length === 0) return max;
+      max = Math.max(...ahead.map((d) => d.seq));
+    }
+  }
+
   return {
     async ensureIndexes(): Promise<void> {
-      await messages.createIndex({ conversationId: 1, seq: 1 }, { unique: true, name: "conversation_seq_unique" });
-      await messages.createIndex({ dedupeKey: 1 }, { unique: true, name: "sender_clientmsg_unique" });
+      await messages.createIndex({ slot: 1 }, { unique: true, name: "slot_unique" });
     },
 
-    /** Messages already stored under any of these dedupe keys. */
-    findByDedupeKeys(keys: string[]): Promise<MessageDoc[]> {
-      if (keys.length === 0) return Promise.resolve([]);
-      return messages.find({ dedupeKey: { $in: keys } }).toArray();
+    /**
+     * Gives messages stored before slots existed their slot, and drops the old dedupe index
+     * (its field is gone, and a unique index over a missing field refuses the second message).
+     * One pass over the collection, once per database: a marker records that it ran.
+     */
+    async migrateSlots(): Promise<number> {
+      const marker = db.collection<{ _id: string; at: Date }>("migrations");
+      if (await marker.findOne({ _id: "messages.slot.v1" })) return 0;
+      await messages.dropIndex("sender_clientmsg_unique").catch(() => undefined);
+      let n = 0;
+      let batch: Array<{ updateOne: { filter: { _id: string }; update: { $set: { slot: string } } } }> = [];
+      for await (const doc of messages.find({ slot: { $exists: false } })) {
+        batch.push({ updateOne: { filter: { _id: doc._id }, update: { $set: { slot: slotOf(doc.conversationId, doc.seq) } } } });
+        if (batch.length === 500) {
+          await messages.bulkWrite(batch, { ordered: false });
+          n += batch.length;
+          batch = [];
+        }
+      }
+      if (batch.length > 0) await messages.bulkWrite(batch, { ordered: false });
+      n += batch.length;
+      await marker.updateOne({ _id: "messages.slot.v1" }, { $set: { at: new Date() } }, { upsert: true });
+      return n;
     },
 
-    /** Inserts in one round trip; throws (duplicate key) if any seq or dedupe key is taken. */
+    /** Messages already stored under any of these ids (resends and replays). */
+    findByIds(ids: string[]): Promise<MessageDoc[]> {
+      if (ids.length === 0) return Promise.resolve([]);
+      return messages.find({ _id: { $in: ids } }).toArray();
+    },
+
+    /** Inserts in one round trip; throws (duplicate key) if any id or slot is taken. */
     async insertMany(docs: MessageDoc[]): Promise<void> {
       if (docs.length > 0) await messages.insertMany(docs, { ordered: true });
     },
 
-    async maxSeq(conversationId: string): Promise<number> {
-      const top = await messages.find({ conversationId }).sort({ seq: -1 }).limit(1).project<{ seq: number }>({ seq: 1 }).toArray();
-      return top[0]?.seq ?? 0;
-    },
+    /** The highest stored seq of a conversation whose `lastSeq` is known. */
+    maxSeq: storedMax,
 
-    /** History page: after a seq (ascending, catch-up), before a seq, or the latest. Always returned in ascending seq. */
-    async history(conversationId: string, q: HistoryQuery): Promise<{ messages: StoredMessage[]; hasMore: boolean }> {
-      const take = q.limit + 1;
-      let docs: MessageDoc[];
+    /**
+     * History page: after a seq (ascending, catch-up), before a seq, or the latest. Always in
+     * ascending seq. Seqs are contiguous, so the page's slots are computed, not searched.
+     */
+    async history(conversation: { _id: string; lastSeq: number }, q: HistoryQuery): Promise<{ messages: StoredMessage[]; hasMore: boolean }> {
+      const id = conversation._id;
+      const top = await storedMax(id, conversation.lastSeq);
+      let from: number;
+      let to: number;
       if (q.afterSeq !== undefined) {
-        docs = await messages.find({ conversationId, seq: { $gt: q.afterSeq } }).sort({ seq: 1 }).limit(take).toArray();
-        const hasMore = docs.length > q.limit;
-        return { messages: docs.slice(0, q.limit).map(toStoredMessage), hasMore };
+        from = q.afterSeq + 1;
+        to = Math.min(top, q.afterSeq + q.limit);
+      } else {
+        to = Math.min(top, (q.beforeSeq ?? top + 1) - 1);
+        from = Math.max(1, to - q.limit + 1);
       }
-      const filter = q.beforeSeq !== undefined ? { conversationId, seq: { $lt: q.beforeSeq } } : { conversationId };
-      docs = await messages.find(filter).sort({ seq: -1 }).limit(take).toArray();
-      const hasMore = docs.length > q.limit;
-      return { messages: docs.slice(0, q.limit).reverse().map(toStoredMessage), hasMore };
+      const docs = (await bySlots(id, from, to)).sort((a, b) => a.seq - b.seq);
+      const hasMore = q.afterSeq !== undefined ? to < top : from > 1;
+      return { messages: docs.map(toStoredMessage), hasMore };
     },
   };
 }
