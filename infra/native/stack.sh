@@ -17,8 +17,9 @@
 #   Kafka 3.9.x from Maven Central jars (infra/native/kafka/pom.xml), since no release tarball can
 #     be downloaded here; combined broker+controller nodes in KRaft mode, 1 or 3 of them.
 #   mongo-java-server 1.47 (H2 backend, a file under .stack/data/mongo) as the MongoDB-wire
-#     server, from Maven Central with a small launcher (infra/native/mongo-wire) that runs
-#     commands under one lock, because mongod is not packaged for Debian 12. FerretDB 1.24
+#     server, from Maven Central with a small launcher (infra/native/mongo-wire) that runs each
+#     collection's commands under that collection's lock, because mongod is not packaged for
+#     Debian 12. FerretDB 1.24
 #     (SQLite) was tried first: it applies updates as read-modify-write (concurrent $inc lost
 #     updates), and even with writes serialized in front of it, a 50-statement bulk update
 #     hung it for good. See docs/infrastructure.md.

@@ -47,4 +47,41 @@ describe("mongo client factory against the Mongo-wire server", () => {
     expect(await coll.countDocuments()).toBe(1);
     await coll.drop();
   });
+
+  // The Mongo-wire launcher guards each collection on its own (infra/native/mongo-wire): what
+  // MongoDB promises per document must hold while other collections are busy at the same time.
+  describe("concurrency across collections", () => {
+    it("keeps 200 concurrent $inc exact while other collections are written and created", async () => {
+      const counter = mongo.db.collection<{ _id: string; n: number }>(uniqueName("inc"));
+      await counter.insertOne({ _id: "c", n: 0 });
+      const others = Array.from({ length: 8 }, () => mongo.db.collection<{ _id: string; v: number }>(uniqueName("busy")));
+      const [results] = await Promise.all([
+        Promise.all(Array.from({ length: 200 }, () => counter.findOneAndUpdate({ _id: "c" }, { $inc: { n: 1 } }, { returnDocument: "after" }))),
+        Promise.all(others.map((c, i) => c.insertMany(Array.from({ length: 200 }, (_, k) => ({ _id: `${i}-${k}`, v: k }))))),
+      ]);
+      expect(results.map((r) => r?.n).sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+      for (const c of others) expect(await c.countDocuments()).toBe(200);
+      await Promise.all([counter.drop(), ...others.map((c) => c.drop())]);
+    });
+
+    it("lets exactly one of 50 concurrent claims win", async () => {
+      const jobs = mongo.db.collection<{ _id: string; owner: string | null }>(uniqueName("claims"));
+      await jobs.insertOne({ _id: "job", owner: null });
+      const outcomes = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => jobs.updateOne({ _id: "job", owner: null }, { $set: { owner: `worker-${i}` } })),
+      );
+      expect(outcomes.filter((o) => o.modifiedCount === 1)).toHaveLength(1);
+      await jobs.drop();
+    });
+
+    it("moves a value forward only with concurrent $max", async () => {
+      const marks = mongo.db.collection<{ _id: string; seq: number }>(uniqueName("max"));
+      await marks.insertOne({ _id: "m", seq: 0 });
+      const moved = await Promise.all(Array.from({ length: 100 }, (_, i) => marks.updateOne({ _id: "m" }, { $max: { seq: 100 - i } })));
+      expect((await marks.findOne({ _id: "m" }))?.seq).toBe(100);
+      // Only updates that found a lower value moved it: the first to run, and none after 100 landed.
+      expect(moved.filter((r) => r.modifiedCount === 1).length).toBeGreaterThanOrEqual(1);
+      await marks.drop();
+    });
+  });
 });

@@ -2,27 +2,49 @@ import de.bwaldvogel.mongo.MongoBackend;
 import de.bwaldvogel.mongo.MongoServer;
 import de.bwaldvogel.mongo.backend.h2.H2Backend;
 import de.bwaldvogel.mongo.bson.Document;
+import de.bwaldvogel.mongo.wire.message.MongoMessage;
 import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
 import java.lang.reflect.Proxy;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * A MongoDB-wire server for machines without mongod: mongo-java-server on its H2 (MVStore
  * file) backend, so data survives a restart. Usage: HOST PORT DATA_FILE.
  *
- * Every command runs under one lock, and its reply is deep-copied before the lock is let go.
- * mongo-java-server does not make a single-document update atomic against concurrent ones,
- * and its replies can share documents with the store, which a later update then changes
- * before the reply is encoded (findAndModify with $inc handed the same value to several
- * callers). The cluster relies on atomic claims and conditional updates, as MongoDB
- * guarantees. Commands are in-memory operations of microseconds to a few milliseconds, so
- * one lock costs little at development scale.
+ * What must be guarded, and how. mongo-java-server does not make a single-document update
+ * atomic against concurrent ones on the same collection, and its replies can share documents
+ * with the store, which a later update then changes before the reply is encoded
+ * (findAndModify with $inc handed the same value to several callers). MongoDB promises both,
+ * and the cluster relies on them (atomic claims, conditional and forward-only updates). Both
+ * are about one collection: so each command on a collection runs under that collection's
+ * lock, with its reply deep-copied before the lock is let go, and commands on different
+ * collections run side by side (a history read no longer waits for an AutoMessage claim).
+ * Everything else (database and server commands, creating or dropping a collection, legacy
+ * OP_QUERY, cursor bookkeeping on close) takes an exclusive lock over all collections.
  */
 public final class MongoWireServer {
-  private static final Set<String> SERIALIZED = Set.of("handleCommand", "handleQuery", "handleMessage", "dropDatabase", "closeCursors", "handleClose");
+  /** Commands whose first field names the collection they work on. */
+  private static final Set<String> COLLECTION_COMMANDS = Set.of(
+      "find", "insert", "update", "delete", "findAndModify", "findandmodify", "count", "distinct",
+      "aggregate", "createIndexes", "listIndexes", "killCursors");
+  private static final Set<String> EXCLUSIVE = Set.of("handleCommand", "handleQuery", "dropDatabase", "closeCursors", "handleClose");
+
+  private final MongoBackend backend;
+  /** Read: one collection's command (plus that collection's monitor). Write: everything else. */
+  private final ReentrantReadWriteLock all = new ReentrantReadWriteLock();
+  private final Map<String, Object> collectionLocks = new ConcurrentHashMap<>();
+  /** Collections known to exist: a command on any other may create it, which is exclusive. */
+  private final Set<String> known = ConcurrentHashMap.newKeySet();
+
+  private MongoWireServer(MongoBackend backend) {
+    this.backend = backend;
+  }
 
   private static Object deepCopy(Object value) {
     if (value instanceof Document doc) {
@@ -38,29 +60,87 @@ public final class MongoWireServer {
     return value;
   }
 
+  /** `db.collection` an OP_MSG command works on, or null when it is not about one collection. */
+  private static String collectionOf(MongoMessage message) {
+    Document doc = message.getDocument();
+    if (doc.isEmpty()) return null;
+    String command = doc.keySet().iterator().next();
+    Object target = COLLECTION_COMMANDS.contains(command) ? doc.get(command) : "getMore".equals(command) ? doc.get("collection") : null;
+    return target instanceof String name ? message.getDatabaseName() + "." + name : null;
+  }
+
+  private Object invoke(Method method, Object[] args) throws Throwable {
+    try {
+      return method.invoke(backend, args);
+    } catch (InvocationTargetException e) {
+      throw e.getCause();
+    }
+  }
+
+  /** Whether `db.collection` exists now (then later commands on it cannot create it). */
+  private boolean exists(String database, String qualified) {
+    try {
+      return backend.resolveDatabase(database).resolveCollection(qualified.substring(database.length() + 1), false) != null;
+    } catch (RuntimeException e) {
+      return false;
+    }
+  }
+
+  private Object exclusive(Method method, Object[] args) throws Throwable {
+    all.writeLock().lock();
+    try {
+      return deepCopy(invoke(method, args));
+    } finally {
+      all.writeLock().unlock();
+    }
+  }
+
+  private Object handle(Method method, Object[] args) throws Throwable {
+    String name = method.getName();
+    if ("handleMessage".equals(name)) {
+      MongoMessage message = (MongoMessage) args[0];
+      String collection = collectionOf(message);
+      String command = message.getDocument().isEmpty() ? "" : message.getDocument().keySet().iterator().next();
+      if (collection == null || !known.contains(collection)) {
+        all.writeLock().lock();
+        try {
+          Object reply = deepCopy(invoke(method, args));
+          if ("drop".equals(command) || "dropDatabase".equals(command) || "renameCollection".equals(command)) known.clear();
+          else if (collection != null && exists(message.getDatabaseName(), collection)) known.add(collection);
+          return reply;
+        } finally {
+          all.writeLock().unlock();
+        }
+      }
+      all.readLock().lock();
+      try {
+        synchronized (collectionLocks.computeIfAbsent(collection, k -> new Object())) {
+          return deepCopy(invoke(method, args));
+        }
+      } finally {
+        all.readLock().unlock();
+      }
+    }
+    if (EXCLUSIVE.contains(name)) {
+      Object reply = exclusive(method, args);
+      if ("dropDatabase".equals(name)) known.clear();
+      return reply;
+    }
+    return invoke(method, args);
+  }
+
   public static void main(String[] args) throws Exception {
     if (args.length != 3) {
       System.err.println("usage: MongoWireServer HOST PORT DATA_FILE");
       System.exit(2);
     }
     H2Backend h2 = new H2Backend(args[2]);
-    Object lock = new Object();
-    MongoBackend serialized = (MongoBackend) Proxy.newProxyInstance(
+    MongoWireServer guard = new MongoWireServer(h2);
+    MongoBackend guarded = (MongoBackend) Proxy.newProxyInstance(
         MongoBackend.class.getClassLoader(),
         new Class<?>[] {MongoBackend.class},
-        (proxy, method, methodArgs) -> {
-          try {
-            if (SERIALIZED.contains(method.getName())) {
-              synchronized (lock) {
-                return deepCopy(method.invoke(h2, methodArgs));
-              }
-            }
-            return method.invoke(h2, methodArgs);
-          } catch (InvocationTargetException e) {
-            throw e.getCause();
-          }
-        });
-    MongoServer server = new MongoServer(serialized);
+        (proxy, method, methodArgs) -> guard.handle(method, methodArgs));
+    MongoServer server = new MongoServer(guarded);
     server.bind(args[0], Integer.parseInt(args[1]));
     System.out.println("mongo-wire ready: listening on " + args[0] + ":" + args[1] + " data=" + args[2]);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
