@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { createDirectConversation, seedUsers } from "./api.ts";
-import { ChaosDevice, type ChaosEvent, type DeviceSettings } from "./chaos-device.ts";
+import { ChaosDevice, type ChaosEvent, type DeviceSettings, type DeviceStats } from "./chaos-device.ts";
 import { MessageLedger, type ChaosReport, type LedgerCounts, type TimeWindow } from "./ledger.ts";
 import { isLoopback } from "./loopback.ts";
 
@@ -39,7 +39,7 @@ export interface ChaosLoadOptions {
   onEvent?: (event: ChaosEvent) => void;
 }
 
-export interface ChaosSnapshot extends LedgerCounts {
+export interface ChaosSnapshot extends LedgerCounts, Omit<DeviceStats, "connects"> {
   at: number;
   sending: boolean;
   devices: number;
@@ -47,13 +47,6 @@ export interface ChaosSnapshot extends LedgerCounts {
   resuming: number;
   /** Messages waiting in the devices' outboxes (new or to be resent). */
   queued: number;
-  disconnects: number;
-  connectFailures: number;
-  resumesOk: number;
-  resumeFailures: number;
-  replayed: number;
-  historyPages: number;
-  tokenRefreshes: number;
 }
 
 export interface DrainResult {
