@@ -78,7 +78,8 @@ export async function createKafka({ clientId, brokers, logger }: KafkaOptions): 
   log.info({ brokers }, "kafka connected");
 
   const producers: Producer[] = [];
-  const consumers: Consumer[] = [];
+  /** Consumers not yet disconnected (a supervised consumer's rebuilds leave the set). */
+  const consumers = new Set<Consumer>();
   let closed = false;
 
   return {
@@ -138,7 +139,8 @@ export async function createKafka({ clientId, brokers, logger }: KafkaOptions): 
     },
     createConsumer(config) {
       const consumer = kafka.consumer({ allowAutoTopicCreation: false, ...config });
-      consumers.push(consumer);
+      consumers.add(consumer);
+      consumer.on(consumer.events.DISCONNECT, () => consumers.delete(consumer));
       return consumer;
     },
     check: async () => {
@@ -148,7 +150,7 @@ export async function createKafka({ clientId, brokers, logger }: KafkaOptions): 
       if (closed) return;
       closed = true;
       // Consumers first (they may still be producing follow-up events), then producers flush.
-      await Promise.allSettled(consumers.map((c) => c.disconnect()));
+      await Promise.allSettled([...consumers].map((c) => c.disconnect()));
       await Promise.allSettled(producers.map((p) => p.disconnect()));
       await admin.disconnect();
     },
