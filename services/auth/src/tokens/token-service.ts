@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { createHash, createPrivateKey, randomBytes, randomUUID } from "node:crypto";
 import jwt from "jsonwebtoken";
 import type { Redis } from "ioredis";
 import { TOKEN_ALGORITHM, TOKEN_ISSUER, UnauthorizedError, type AccessClaims, type RedisKeys } from "@chat/shared";
@@ -40,9 +40,11 @@ const hashToken = (token: string) => createHash("sha256").update(token).digest("
  */
 export function createTokenService({ redis, keys, privateKey, accessTtlS, refreshTtlS }: TokenServiceOptions) {
   const refreshTtlMs = refreshTtlS * 1000;
+  // Parsed once, not on every sign (jsonwebtoken parses a PEM string each time).
+  const signingKey = createPrivateKey(privateKey);
 
   function signAccess(userId: string, username: string, sessionId: string): string {
-    return jwt.sign({ usr: username, sid: sessionId, typ: "access" }, privateKey, {
+    return jwt.sign({ usr: username, sid: sessionId, typ: "access" }, signingKey, {
       algorithm: TOKEN_ALGORITHM,
       issuer: TOKEN_ISSUER,
       subject: userId,

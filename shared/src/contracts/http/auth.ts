@@ -1,4 +1,4 @@
-import { cleanText, idSchema, z } from "../zod.ts";
+import { cleanText, idSchema, isoDateTime, z } from "../zod.ts";
 
 export const usernameSchema = z
   .string()
@@ -54,7 +54,7 @@ export const publicUserSchema = z
     displayName: z.string(),
     bio: z.string(),
     avatarUrl: z.string().nullable(),
-    createdAt: z.string().datetime(),
+    createdAt: isoDateTime(),
   })
   .openapi("User");
 

@@ -1,5 +1,5 @@
 import { z } from "../zod.ts";
-import { idSchema } from "../zod.ts";
+import { idSchema, isoDateTime } from "../zod.ts";
 import { messageKindSchema } from "./message-send.ts";
 import { defineTopic } from "./topic.ts";
 
@@ -13,8 +13,8 @@ export const storedMessageSchema = z
     content: z.string(),
     kind: messageKindSchema,
     seq: z.number().int().positive(),
-    sentAt: z.string().datetime(),
-    createdAt: z.string().datetime(),
+    sentAt: isoDateTime(),
+    createdAt: isoDateTime(),
   })
   .openapi("Message");
 

@@ -1,5 +1,5 @@
 import { z } from "../zod.ts";
-import { idSchema } from "../zod.ts";
+import { idSchema, isoDateTime } from "../zod.ts";
 import { defineTopic } from "./topic.ts";
 
 /** A member says it has read a conversation up to `seq`. */
@@ -8,7 +8,7 @@ export const messageReadSchema = z.object({
   conversationId: idSchema,
   userId: idSchema,
   seq: z.number().int().min(0),
-  readAt: z.string().datetime(),
+  readAt: isoDateTime(),
 });
 
 export type MessageRead = z.infer<typeof messageReadSchema>;

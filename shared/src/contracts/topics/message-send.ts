@@ -1,5 +1,5 @@
 import { z } from "../zod.ts";
-import { idSchema } from "../zod.ts";
+import { idSchema, isoDateTime } from "../zod.ts";
 import { defineTopic } from "./topic.ts";
 
 export const messageKindSchema = z.enum(["user", "auto"]);
@@ -13,7 +13,7 @@ export const messageSendSchema = z.object({
   senderId: idSchema,
   content: z.string().min(1),
   kind: messageKindSchema,
-  sentAt: z.string().datetime(),
+  sentAt: isoDateTime(),
 });
 
 export type MessageSend = z.infer<typeof messageSendSchema>;
