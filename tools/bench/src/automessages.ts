@@ -7,6 +7,7 @@
 // --deliver: how many of the planned messages to queue and send (the rest are left for later).
 import { parseArgs } from "node:util";
 import { MongoClient } from "mongodb";
+import { PLAN_CHUNK, createAutoMessageStore } from "../../../services/scheduler/src/automessages/automessage-store.ts";
 import { clusterSecrets } from "./cluster-secrets.ts";
 
 const { values } = parseArgs({ options: { users: { type: "string", default: "100000" }, deliver: { type: "string", default: "2000" } } });
@@ -40,16 +41,21 @@ const planId = `bench-${Date.now()}`;
 const plan = (await admin("POST", "plan", { planId, sendWithin: "24h" })) as { result: { activeUsers: number; inserted: number; ms: number } };
 console.log(`planner: ${plan.result.activeUsers} active users -> ${plan.result.inserted} AutoMessages in ${plan.result.ms} ms`);
 
-// Make `deliver` of them due now, then queue and watch the worker.
+// Make `deliver` of them due now (in the current minute's due bucket), then queue and watch
+// the worker. Every read here is by key, as the scheduler's own are.
 const mongo = await new MongoClient(process.env.MONGO_URL ?? "mongodb://127.0.0.1:27017").connect();
-const coll = mongo.db(process.env.MONGO_DB ?? "chat").collection<{ _id: string; planId: string; isSent: boolean }>("automessages");
-const ids = (await coll.find({ planId }).limit(deliver).project<{ _id: string }>({ _id: 1 }).toArray()).map((d) => d._id);
-await coll.updateMany({ _id: { $in: ids } }, { $set: { sendDate: new Date(0) } });
+const db = mongo.db(process.env.MONGO_DB ?? "chat");
+const store = createAutoMessageStore(db);
+const journal = await store.planChunks(planId, Math.ceil(deliver / PLAN_CHUNK));
+journal.sort((a, b) => Number(a._id.split("#").pop()) - Number(b._id.split("#").pop()));
+const ids = journal.flatMap((c) => c.messages.map((m) => m._id)).slice(0, deliver);
+await store.makeDueNow(ids);
+const coll = db.collection<{ _id: string; isSent: boolean }>("automessages");
 const started = performance.now();
 const queued = (await admin("POST", "queue")) as { result: { queued: number; ms: number } };
 console.log(`queue job: ${queued.result.queued} published in ${queued.result.ms} ms`);
 for (;;) {
-  const sent = await coll.countDocuments({ _id: { $in: ids }, isSent: true });
+  const sent = (await coll.find({ _id: { $in: ids } }).project<{ isSent: boolean }>({ isSent: 1 }).toArray()).filter((d) => d.isSent).length;
   if (sent >= ids.length) break;
   if (performance.now() - started > 600_000) throw new Error(`only ${sent} of ${ids.length} sent after 10 minutes`);
   await new Promise((r) => setTimeout(r, 250));

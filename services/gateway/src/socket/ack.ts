@@ -6,13 +6,15 @@ import type { Ack } from "@chat/shared/contracts";
  * The one place where a socket event's outcome becomes its acknowledgement: the payload
  * is parsed first, the handler's result becomes `{ ok: true, ... }`, any error becomes
  * `{ ok: false, error: { code, message } }` (unknown errors logged, never leaked).
+ *
+ * Built once per event name, not per connection: what differs per device comes in `device`.
  */
-export function acknowledged<S extends z.ZodTypeAny, R extends object | void>(
+export function acknowledged<S extends z.ZodTypeAny, R extends object | void, D>(
   schema: S,
   logger: Logger,
-  handler: (payload: z.infer<S>) => Promise<R>,
+  handler: (payload: z.infer<S>, device: D) => Promise<R>,
 ) {
-  return async (payload: unknown, ack?: unknown) => {
+  return async (payload: unknown, ack: unknown, device: D) => {
     const reply = typeof ack === "function" ? (ack as (a: Ack) => void) : undefined;
     try {
       const parsed = schema.safeParse(payload);
@@ -22,7 +24,7 @@ export function acknowledged<S extends z.ZodTypeAny, R extends object | void>(
           { fields: parsed.error.issues.map((i) => ({ field: i.path.join(".") || "payload", message: i.message })) },
         );
       }
-      const result = await handler(parsed.data);
+      const result = await handler(parsed.data, device);
       reply?.({ ok: true, ...(result ?? {}) });
     } catch (err) {
       const { status, body } = toErrorBody(err);

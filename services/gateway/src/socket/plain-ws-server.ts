@@ -40,6 +40,15 @@ export function attachPlainWebSocket(deps: TransportDeps) {
   const log = deps.logger.child({ component: "ws" });
   const wss = new WebSocketServer({ noServer: true, maxPayload: deps.maxPayloadBytes });
   const pending = new Set<Promise<void>>();
+  const handlers = new Map(
+    [...EVENT_NAMES].map((name) => [
+      name,
+      acknowledged(socketPayloadSchemas[name as ClientEventName], log, (payload: unknown, device: { session: ChatSession; bucket: ReturnType<typeof createTokenBucket> }) => {
+        if (!device.bucket.take()) return Promise.reject(new RateLimitedError(1, "Too many events on this connection"));
+        return (deps.actions[name as ClientEventName] as (s: ChatSession, p: unknown) => Promise<object>)(device.session, payload);
+      }),
+    ]),
+  );
 
   deps.server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (new URL(req.url ?? "/", "http://x").pathname !== WS_PATH) return;
@@ -152,13 +161,8 @@ export function attachPlainWebSocket(deps: TransportDeps) {
         return;
       }
       const name = frame.type as ClientEventName;
-      const s = session;
-      const handler = acknowledged(socketPayloadSchemas[name], log, (payload) => {
-        if (!bucket.take()) return Promise.reject(new RateLimitedError(1, "Too many events on this connection"));
-        return (deps.actions[name] as (s: ChatSession, p: unknown) => Promise<object>)(s, payload);
-      });
       // Not awaited: a slow send must not hold up the next frame (the session keeps send order).
-      void handler(frame.data, reply);
+      void handlers.get(name)!(frame.data, reply, { session, bucket });
     }
 
     ws.on("close", () => {

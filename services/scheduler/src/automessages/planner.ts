@@ -1,6 +1,6 @@
 import { randomInt } from "node:crypto";
 import type { Db } from "mongodb";
-import type { AutoMessageStore } from "./automessage-store.ts";
+import { PLAN_CHUNK, type AutoMessageStore, type PlanChunkDoc } from "./automessage-store.ts";
 import { pairUp, shuffleInPlace } from "./shuffle.ts";
 
 export interface PlanOptions {
@@ -32,6 +32,8 @@ interface PlanDoc {
   startedAt: Date;
   finishedAt: Date | null;
   messages: number;
+  /** Journal chunks reserved so far: `automessage_plan_chunks` `<planId>#0..chunks-1`. */
+  chunks?: number;
 }
 
 /**
@@ -39,10 +41,12 @@ interface PlanDoc {
  * and a random send time within the window, and saves the lot in bulk.
  *
  * Once per plan id: the first run claims the plan with an upsert on `plans` (a unique
- * key, not a check-then-insert); a later run finds it done and adds nothing. A run that
- * crashed half-way left the plan "planning": the next run completes it by pairing only
- * the users the plan does not involve yet. The users collection belongs to the auth
- * service; the planner only reads ids from it.
+ * key, not a check-then-insert); a later run finds it done and adds nothing. The messages
+ * are journalled (chunk documents keyed `<planId>#<n>`) before they are stored in
+ * `automessages`, and put in their due-minute buckets (see `saveChunks`). A run that crashed half-way left the plan "planning": the
+ * next run re-applies its journal (idempotent) and pairs only the users the journal does
+ * not involve yet, reading the journal by key. The users collection belongs to the auth
+ * service; the planner only reads ids from it (a full read: it needs them all).
  */
 export async function planAutoMessages(db: Db, store: AutoMessageStore, options: PlanOptions): Promise<PlanResult> {
   const started = Date.now();
@@ -50,17 +54,23 @@ export async function planAutoMessages(db: Db, store: AutoMessageStore, options:
   const plans = db.collection<PlanDoc>("automessage_plans");
   const claim = await plans.updateOne(
     { _id: options.planId },
-    { $setOnInsert: { status: "planning", startedAt: now, finishedAt: null, messages: 0 } },
+    { $setOnInsert: { status: "planning", startedAt: now, finishedAt: null, messages: 0, chunks: 0 } },
     { upsert: true },
   );
+  let existing: PlanDoc | null = null;
   if (claim.upsertedCount === 0) {
-    const existing = await plans.findOne({ _id: options.planId });
+    existing = await plans.findOne({ _id: options.planId });
     if (existing?.status === "done") {
       return { planId: options.planId, alreadyPlanned: true, activeUsers: 0, pairs: 0, inserted: 0, ms: Date.now() - started };
     }
   }
+  await store.registerPlan(options.planId);
 
-  const involved = await store.usersInPlan(options.planId);
+  // Finish what a crashed run journalled, and leave its users out of this run's pairs.
+  const journalled = await store.planChunks(options.planId, existing?.chunks ?? 0);
+  let inserted = await store.saveChunks(journalled, { journalled: true });
+  const involved = store.usersInChunks(journalled);
+
   const users = await db
     .collection<{ _id: string; active: boolean }>("users")
     .find({ active: true })
@@ -68,14 +78,25 @@ export async function planAutoMessages(db: Db, store: AutoMessageStore, options:
     .toArray();
   const candidates = users.map((u) => u._id).filter((id) => !involved.has(id));
   const pairs = pairUp(shuffleInPlace(candidates));
-  const docs = pairs.map((p) => ({
-    planId: options.planId,
-    senderId: p.senderId,
-    recipientId: p.recipientId,
-    content: options.contents[randomInt(options.contents.length)]!,
-    sendDate: new Date(now.getTime() + randomInt(Math.max(1, options.sendWithinMs))),
-  }));
-  const inserted = await store.insertPlan(docs);
-  await plans.updateOne({ _id: options.planId }, { $set: { status: "done", finishedAt: new Date() }, $inc: { messages: inserted } });
+  const messages = store.newMessages(
+    options.planId,
+    pairs.map((p) => ({
+      senderId: p.senderId,
+      recipientId: p.recipientId,
+      content: options.contents[randomInt(options.contents.length)]!,
+      sendDate: new Date(now.getTime() + randomInt(Math.max(1, options.sendWithinMs))),
+    })),
+  );
+  let fresh: PlanChunkDoc[] = [];
+  if (messages.length > 0) {
+    // Reserve journal chunk numbers by key (a concurrent run gets others), then save.
+    const chunkCount = Math.ceil(messages.length / PLAN_CHUNK);
+    const before = await plans.findOneAndUpdate({ _id: options.planId }, { $inc: { chunks: chunkCount } }, { returnDocument: "before" });
+    fresh = store.chunk(options.planId, before?.chunks ?? 0, messages);
+    inserted += await store.saveChunks(fresh, { journalled: false });
+  }
+  const total = [...journalled, ...fresh].reduce((n, c) => n + c.inserted, 0);
+  await plans.updateOne({ _id: options.planId }, { $set: { status: "done", finishedAt: new Date(), messages: total } });
+  await store.setPlanned(options.planId, total);
   return { planId: options.planId, alreadyPlanned: false, activeUsers: users.length, pairs: pairs.length, inserted, ms: Date.now() - started };
 }

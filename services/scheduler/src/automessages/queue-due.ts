@@ -9,9 +9,17 @@ export interface QueueResult {
 }
 
 /**
- * Claims due AutoMessages batch by batch and publishes them. A crash between a claim and
- * its publish leaves messages queued-but-unsent: after `requeueAfterMs` they are
- * published again (the worker and the message service de-duplicate).
+ * A due minute is read again on each run until it is this old, so a bucket a planner was
+ * still writing (its `now` taken before its writes) is never passed over.
+ */
+export const SETTLE_MS = 2 * 60_000;
+
+/**
+ * Walks the due-minute buckets from the persisted cursor up to now (catching up after
+ * downtime), claims the due messages (single-winner, by key) and publishes them, batch by
+ * batch. A crash between a claim and its publish leaves messages queued-but-unsent: the
+ * queued-minute buckets are re-checked after `requeueAfterMs` and those are published again
+ * (the worker and the message service de-duplicate).
  */
 export async function queueDueAutoMessages(
   store: AutoMessageStore,
@@ -20,14 +28,8 @@ export async function queueDueAutoMessages(
 ): Promise<QueueResult> {
   const started = Date.now();
   const now = opts.now ?? new Date();
-  let queued = 0;
-  for (;;) {
-    const batch = await store.claimDue(now, opts.batchSize);
-    await publishJobs(channel, opts.queue, batch);
-    queued += batch.length;
-    if (batch.length < opts.batchSize) break;
-  }
-  const stale = await store.claimStale(new Date(now.getTime() - opts.requeueAfterMs), now, opts.batchSize);
-  await publishJobs(channel, opts.queue, stale);
-  return { queued, republished: stale.length, ms: Date.now() - started };
+  const publish = (docs: Parameters<typeof publishJobs>[2]) => publishJobs(channel, opts.queue, docs);
+  const queued = await store.queueDue(now, opts.batchSize, SETTLE_MS, publish);
+  const republished = await store.requeueStale(now, opts.requeueAfterMs, opts.batchSize, publish);
+  return { queued, republished, ms: Date.now() - started };
 }

@@ -21,6 +21,9 @@ export async function createSchedulerCore(
 ): Promise<{ deps: SchedulerDeps; runner: JobRunner }> {
   const store = createAutoMessageStore(clients.mongo.db);
   await store.ensureIndexes();
+  // AutoMessages stored in the old shape (no buckets / counters): keyed once, at start.
+  const migrated = await store.migrateKeys();
+  if (migrated > 0) logger.info({ migrated }, "AutoMessages migrated to keyed buckets");
   const queues = autoMessageQueues(config.AMQP_QUEUE_PREFIX, config.AUTOMESSAGE_MAX_ATTEMPTS, config.AUTOMESSAGE_RETRY_BASE);
   await clients.amqp.onConnect((channel) => declareAutoMessageTopology(channel, queues, config.AUTOMESSAGE_RETRY_BASE));
   const deps: SchedulerDeps = { db: clients.mongo.db, store, amqp: clients.amqp, queues, settings: config };
