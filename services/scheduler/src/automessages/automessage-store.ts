@@ -244,8 +244,17 @@ export function createAutoMessageStore(db: Db) {
       await automessages.insertMany(full, { ordered: false });
     } catch (err) {
       duplicateIndexes(err);
-      // Some refused: what is stored under this chunk's ids (an earlier run's included), by key.
-      c.inserted = (await automessages.find({ _id: { $in: full.map((d) => d._id) } }).project<{ _id: string }>({ _id: 1 }).toArray()).length;
+      // Some refused: count this chunk's messages that are stored (an earlier run of this
+      // chunk included; not a concurrent run's other pairing of the same sender), by key.
+      const mine = new Map(full.map((d) => [d._id, d]));
+      const stored = await automessages
+        .find({ _id: { $in: full.map((d) => d._id) } })
+        .project<Pick<AutoMessageDoc, "_id" | "recipientId" | "sendDate">>({ _id: 1, recipientId: 1, sendDate: 1 })
+        .toArray();
+      c.inserted = stored.filter((d) => {
+        const m = mine.get(d._id);
+        return m !== undefined && m.recipientId === d.recipientId && m.sendDate.getTime() === d.sendDate.getTime();
+      }).length;
     }
     return c.inserted;
   }
@@ -420,10 +429,22 @@ export function createAutoMessageStore(db: Db) {
       return total;
     },
 
-    /** The plan is complete: its planned count, exact from the journal. */
-    async setPlanned(planId: string, planned: number): Promise<void> {
+    /**
+     * The plan is complete: its planned count, summed from every chunk of its journal (read
+     * by key, so a concurrent run's chunks are counted too). `$set`, so exact and idempotent.
+     * @returns the count
+     */
+    async setPlanned(planId: string, chunkCount: number): Promise<number> {
+      let planned = 0;
+      if (chunkCount > 0) {
+        const ids = Array.from({ length: chunkCount }, (_, i) => `${planId}#${i}`);
+        for (const c of await chunks.find({ _id: { $in: ids } }).project<Pick<PlanChunkDoc, "applied" | "inserted">>({ applied: 1, inserted: 1 }).toArray()) {
+          if (c.applied) planned += c.inserted;
+        }
+      }
       await registerPlan(planId);
       await counters.updateOne({ _id: planId }, { $set: { planned } }, { upsert: true });
+      return planned;
     },
 
     /**

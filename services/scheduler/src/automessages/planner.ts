@@ -1,6 +1,6 @@
 import { randomInt } from "node:crypto";
 import type { Db } from "mongodb";
-import { PLAN_CHUNK, type AutoMessageStore, type PlanChunkDoc } from "./automessage-store.ts";
+import { PLAN_CHUNK, type AutoMessageStore } from "./automessage-store.ts";
 import { pairUp, shuffleInPlace } from "./shuffle.ts";
 
 export interface PlanOptions {
@@ -87,16 +87,14 @@ export async function planAutoMessages(db: Db, store: AutoMessageStore, options:
       sendDate: new Date(now.getTime() + randomInt(Math.max(1, options.sendWithinMs))),
     })),
   );
-  let fresh: PlanChunkDoc[] = [];
   if (messages.length > 0) {
     // Reserve journal chunk numbers by key (a concurrent run gets others), then save.
     const chunkCount = Math.ceil(messages.length / PLAN_CHUNK);
     const before = await plans.findOneAndUpdate({ _id: options.planId }, { $inc: { chunks: chunkCount } }, { returnDocument: "before" });
-    fresh = store.chunk(options.planId, before?.chunks ?? 0, messages);
-    inserted += await store.saveChunks(fresh, { journalled: false });
+    inserted += await store.saveChunks(store.chunk(options.planId, before?.chunks ?? 0, messages), { journalled: false });
   }
-  const total = [...journalled, ...fresh].reduce((n, c) => n + c.inserted, 0);
+  const chunksNow = (await plans.findOne({ _id: options.planId }))?.chunks ?? 0;
+  const total = await store.setPlanned(options.planId, chunksNow);
   await plans.updateOne({ _id: options.planId }, { $set: { status: "done", finishedAt: new Date(), messages: total } });
-  await store.setPlanned(options.planId, total);
   return { planId: options.planId, alreadyPlanned: false, activeUsers: users.length, pairs: pairs.length, inserted, ms: Date.now() - started };
 }
