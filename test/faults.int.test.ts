@@ -26,7 +26,10 @@ const FAULT_STACK = {
   KAFKA_HEAP_OPTS: "-Xms128m -Xmx384m",
 };
 const BROKERS = "127.0.0.1:19192,127.0.0.1:29192,127.0.0.1:39192";
-const stack = (...args: string[]) => run("bash", ["infra/native/stack.sh", ...args], { cwd: repoRoot, env: FAULT_STACK, timeout: 240_000 });
+const stack = (...args: string[]) =>
+  run("bash", ["infra/native/stack.sh", ...args], { cwd: repoRoot, env: FAULT_STACK, timeout: 240_000 }).catch((err: Error & { stderr?: string }) => {
+    throw new Error(`stack.sh ${args.join(" ")} failed: ${err.message}\n${(err.stderr ?? "").slice(-3000)}`);
+  });
 const brokerPid = (id: number) => Number(readFileSync(join(FAULT_STACK.STACK_DIR, "pids", `kafka-3b-${id}.pid`), "utf8").split(" ")[0]);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -6,6 +6,7 @@
 //   npm run bench:store-lock [-- --url mongodb://127.0.0.1:27017 --seconds 10]
 import { parseArgs } from "node:util";
 import { MongoClient } from "mongodb";
+import { assertLoopback } from "@chat/loadtest/src/loopback.ts";
 
 const { values } = parseArgs({
   options: {
@@ -15,7 +16,7 @@ const { values } = parseArgs({
   },
 });
 const url = new URL(values.url);
-if (!/^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/.test(url.hostname)) throw new Error("loopback targets only");
+assertLoopback(`http://${url.host}`);
 const seconds = Math.min(Number(values.seconds), 120);
 const docs = Math.min(Number(values.docs), 1_000_000);
 

@@ -1,15 +1,5 @@
 import type { StoredMessage } from "@chat/shared/contracts";
 
-/** A user seeded through the auth service's internal route, with a fresh session. */
-export interface SeededUser {
-  id: string;
-  username: string;
-  accessToken: string;
-  refreshToken: string;
-  /** Access token lifetime in seconds. */
-  expiresIn: number;
-}
-
 export interface TokenPair {
   accessToken: string;
   refreshToken: string;
@@ -51,24 +41,6 @@ async function request<T>(url: URL, init: { method: string; headers: Record<stri
     throw new HttpError(res.status, code, `${init.method} ${url.pathname}: ${res.status} ${text.slice(0, 200)}`);
   }
   return JSON.parse(text) as T;
-}
-
-/**
- * Users `<prefix><from>`..`<prefix><from+count-1>`, created when missing, each with a new
- * session (the same route `npm run loadtest` seeds with), 1000 per request.
- */
-export async function seedUsers(authUrl: string, internalToken: string, prefix: string, count: number, from = 0): Promise<SeededUser[]> {
-  const users: SeededUser[] = [];
-  for (let offset = 0; offset < count; offset += 1000) {
-    const batch = Math.min(1000, count - offset);
-    const body = await request<{ users: SeededUser[] }>(new URL("/internal/users/seed", authUrl), {
-      method: "POST",
-      headers: { "x-internal-token": internalToken },
-      body: { prefix, from: from + offset, count: batch, password: SEED_PASSWORD },
-    });
-    users.push(...body.users);
-  }
-  return users;
 }
 
 /** `POST /api/conversations`: the direct conversation of two users (idempotent per pair). */

@@ -1,13 +1,8 @@
 /** The scheduler's admin API (`/admin/automessages/*`), as much of it as a fault test needs. */
 
-export interface AutoMessageStats {
-  planned: number;
-  waiting: number;
-  queued: number;
-  sent: number;
-  failed: number;
-  deadLettered: number;
-}
+import type { AutoMessageStats } from "@chat/scheduler/src/automessages/automessage-store.ts";
+
+export type { AutoMessageStats };
 
 async function admin<T>(schedulerUrl: string, token: string, method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
   const res = await fetch(new URL(`/admin/automessages/${path}`, schedulerUrl), {

@@ -1,8 +1,9 @@
 import { io, type Socket } from "socket.io-client";
 import type { Ack, ClientToServerEvents, ResumeResult, ServerToClientEvents, StoredMessage } from "@chat/shared/contracts";
-import { HttpError, SEED_PASSWORD, historyAfter, login, refreshSession, type SeededUser } from "./api.ts";
+import type { SeededUser } from "@chat/loadtest/src/seed-users.ts";
+import { HttpError, SEED_PASSWORD, historyAfter, login, refreshSession } from "./api.ts";
 import type { MessageLedger } from "./ledger.ts";
-import { SeqTracker } from "./seq-tracker.ts";
+import { ContiguousSeqs } from "@chat/client/src/catch-up.ts";
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -66,7 +67,7 @@ const errorCode = (err: unknown): string => {
  * resume retries, and REST paging when a resume is truncated.
  */
 export class ChaosDevice {
-  readonly tracker = new SeqTracker();
+  readonly tracker = new ContiguousSeqs();
   readonly stats: DeviceStats = { connects: 0, disconnects: 0, connectFailures: 0, resumesOk: 0, resumeFailures: 0, replayed: 0, historyPages: 0, tokenRefreshes: 0 };
   private socket: ClientSocket | undefined;
   private gateway: number;

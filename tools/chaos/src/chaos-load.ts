@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { createDirectConversation, seedUsers } from "./api.ts";
+import { isLoopback } from "@chat/loadtest/src/loopback.ts";
+import { seedUsers } from "@chat/loadtest/src/seed-users.ts";
+import { SEED_PASSWORD, createDirectConversation } from "./api.ts";
 import { ChaosDevice, type ChaosEvent, type DeviceSettings, type DeviceStats } from "./chaos-device.ts";
 import { MessageLedger, type ChaosReport, type LedgerCounts, type TimeWindow } from "./ledger.ts";
-import { isLoopback } from "./loopback.ts";
 
 export type { ChaosEvent } from "./chaos-device.ts";
 export type { ChaosReport, LedgerCounts, TimeWindow } from "./ledger.ts";
@@ -133,7 +134,7 @@ export async function startChaosLoad(options: ChaosLoadOptions): Promise<ChaosLo
   const ipOf = (device: number) => `10.77.${(device >> 8) & 255}.${device & 255}`;
 
   emit({ type: "phase", phase: "seeding", at: Date.now() });
-  const users = await seedUsers(options.authUrl, options.internalToken, options.userPrefix ?? "chaos_", pairs * 2);
+  const users = await seedUsers(options.authUrl, options.internalToken, { prefix: options.userPrefix ?? "chaos_", count: pairs * 2, password: SEED_PASSWORD });
   const devices = users.map(
     (user, index) =>
       new ChaosDevice({
@@ -175,8 +176,8 @@ export async function startChaosLoad(options: ChaosLoadOptions): Promise<ChaosLo
             const conversation = await createDirectConversation(a.gatewayUrl, users[2 * k]!.accessToken, users[2 * k + 1]!.id, ipOf(2 * k));
             conversationIds[k] = conversation.id;
             // Reused users: the conversation's history so far is known, not missing.
-            a.tracker.init(conversation.id, conversation.lastSeq);
-            devices[2 * k + 1]!.tracker.init(conversation.id, conversation.lastSeq);
+            a.tracker.track(conversation.id, conversation.lastSeq);
+            devices[2 * k + 1]!.tracker.track(conversation.id, conversation.lastSeq);
             return;
           } catch (err) {
             if (Date.now() > setupDeadline) throw err;

@@ -3,7 +3,7 @@ import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { startChaosLoad, type ChaosLoad } from "./chaos-load.ts";
 import { baselineScenario, faultScenarios, type FaultContext, type FaultScenario } from "./faults.ts";
-import { isLoopback } from "./loopback.ts";
+import { isLoopback } from "@chat/loadtest/src/loopback.ts";
 import { readinessWatcher } from "./readiness.ts";
 import { TABLE_HEADER, formatRow, recoverySeconds, rowFailed, type ScenarioRow } from "./report-table.ts";
 import { isAlive, runCommand, secret, signalProcess, stackDir } from "./stack-control.ts";

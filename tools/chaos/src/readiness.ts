@@ -1,4 +1,4 @@
-import { assertLoopback } from "./loopback.ts";
+import { assertLoopback } from "@chat/loadtest/src/loopback.ts";
 
 /** What one process's `/readyz` did while watched. */
 export interface ReadinessRecord {

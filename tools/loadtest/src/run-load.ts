@@ -2,6 +2,8 @@ import { io, type Socket } from "socket.io-client";
 import type { ClientToServerEvents, ServerToClientEvents, StoredMessage } from "@chat/shared/contracts";
 import { ContiguousSeqs, ackOutcome, awaitAnswer, catchUp, pageAfter, resumeOutcome, retryDelay, type ResumeOutcome } from "../../client/src/catch-up.ts";
 import { ErrorCounter, summarize, type Summary } from "./stats.ts";
+import { isLoopback } from "./loopback.ts";
+import { seedUsers } from "./seed-users.ts";
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -77,20 +79,13 @@ export interface Progress {
 /** Bounds that keep an operator's typo from turning a load test into an outage. */
 export const LIMITS = { maxUsers: 20_000, maxDurationMs: 15 * 60_000, maxRate: 200_000 };
 
-const isLoopback = (url: string) => {
-  const host = new URL(url).hostname;
-  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
-};
 
 export function checkOptions(o: LoadOptions): string[] {
   const problems: string[] = [];
   if (o.gateways.length === 0) problems.push("at least one gateway URL is needed");
   for (const g of [...o.gateways, o.authUrl]) {
-    try {
-      if (!isLoopback(g)) problems.push(`${g}: only loopback targets are allowed`);
-    } catch {
-      problems.push(`${g}: not a URL`);
-    }
+    if (!URL.canParse(g)) problems.push(`${g}: not a URL`);
+    else if (!isLoopback(g)) problems.push(`${g}: only loopback targets are allowed`);
   }
   if (!Number.isInteger(o.users) || o.users < 2 || o.users % 2 !== 0 || o.users > LIMITS.maxUsers) {
     problems.push(`users must be an even number between 2 and ${LIMITS.maxUsers}`);
@@ -100,28 +95,8 @@ export function checkOptions(o: LoadOptions): string[] {
   return problems;
 }
 
-interface Seeded {
-  id: string;
-  accessToken: string;
-}
-
 /** A resume's reads are retried by the gateway for up to 20 s before it answers: wait longer than that. */
 const RESUME_TIMEOUT_MS = 30_000;
-
-async function seedUsers(o: LoadOptions, prefix: string): Promise<Seeded[]> {
-  const users: Seeded[] = [];
-  for (let from = 0; from < o.users; from += 1000) {
-    const count = Math.min(1000, o.users - from);
-    const res = await fetch(new URL("/internal/users/seed", o.authUrl), {
-      method: "POST",
-      headers: { "content-type": "application/json", "x-internal-token": o.internalToken },
-      body: JSON.stringify({ prefix, from, count, password: "loadtest-password" }),
-    });
-    if (!res.ok) throw new Error(`seeding failed: ${res.status} ${await res.text()}`);
-    users.push(...((await res.json()) as { users: Seeded[] }).users);
-  }
-  return users;
-}
 
 async function inBatches<T>(items: T[], size: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
   let next = 0;
@@ -163,7 +138,7 @@ export async function runLoad(o: LoadOptions, onProgress: (p: Progress) => void 
   let closing = false;
   const reconnectTimers = new Set<NodeJS.Timeout>();
   try {
-    const users = await seedUsers(o, prefix);
+    const users = await seedUsers(o.authUrl, o.internalToken, { prefix, count: o.users, password: "loadtest-password" });
     progress.phase = "connecting";
     const connectMs: number[] = [];
     const runId = `r${Date.now().toString(36)}`;

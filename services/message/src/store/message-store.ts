@@ -52,18 +52,18 @@ export function isDuplicateKey(err: unknown): boolean {
 export function createMessageStore(db: Db) {
   const messages: Collection<MessageDoc> = db.collection<MessageDoc>("messages");
 
-  const bySlots = (conversationId: string, from: number, to: number): Promise<MessageDoc[]> => {
-    if (to < from) return Promise.resolve([]);
-    const slots: string[] = [];
-    for (let seq = Math.max(1, from); seq <= to; seq++) slots.push(slotOf(conversationId, seq));
-    return slots.length === 0 ? Promise.resolve([]) : messages.find({ slot: { $in: slots } }).toArray();
+  /** The stored messages of these seq ranges (inclusive; empty ranges allowed), in one `slot $in`. */
+  const bySlots = (conversationId: string, ...ranges: Array<[from: number, to: number]>): Promise<MessageDoc[]> => {
+    const slots = new Set<string>();
+    for (const [from, to] of ranges) for (let seq = Math.max(1, from); seq <= to; seq++) slots.add(slotOf(conversationId, seq));
+    return slots.size === 0 ? Promise.resolve([]) : messages.find({ slot: { $in: [...slots] } }).toArray();
   };
 
   /** The highest stored seq: `lastSeq`, or beyond it when a writer stored more before it crashed. */
   async function storedMax(conversationId: string, lastSeq: number): Promise<number> {
     let max = lastSeq;
     for (;;) {
-      const ahead = await bySlots(conversationId, max + 1, max + PROBE_AHEAD);
+      const ahead = await bySlots(conversationId, [max + 1, max + PROBE_AHEAD]);
       if (ahead.length === 0) return max;
       max = Math.max(...ahead.map((d) => d.seq));
     }
@@ -119,17 +119,25 @@ export function createMessageStore(db: Db) {
      */
     async history(conversation: { _id: string; lastSeq: number }, q: HistoryQuery): Promise<{ messages: StoredMessage[]; hasMore: boolean }> {
       const id = conversation._id;
-      const top = await storedMax(id, conversation.lastSeq);
-      let from: number;
-      let to: number;
-      if (q.afterSeq !== undefined) {
-        from = q.afterSeq + 1;
-        to = Math.min(top, q.afterSeq + q.limit);
-      } else {
-        to = Math.min(top, (q.beforeSeq ?? top + 1) - 1);
-        from = Math.max(1, to - q.limit + 1);
+      const pageBelow = (top: number): [number, number] => {
+        if (q.afterSeq !== undefined) return [q.afterSeq + 1, Math.min(top, q.afterSeq + q.limit)];
+        const to = Math.min(top, (q.beforeSeq ?? top + 1) - 1);
+        return [Math.max(1, to - q.limit + 1), to];
+      };
+      // One round trip as a rule: the page as `lastSeq` places it, and the slots just past
+      // `lastSeq` in the same query. Only if a writer stored more than `lastSeq` says (it
+      // crashed before advancing it) is the page placed again from the real top.
+      let top = conversation.lastSeq;
+      let [from, to] = pageBelow(top);
+      const found = await bySlots(id, [from, to], [top + 1, top + PROBE_AHEAD]);
+      let docs = found.filter((d) => d.seq >= from && d.seq <= to);
+      const ahead = found.filter((d) => d.seq > top);
+      if (ahead.length > 0) {
+        top = await storedMax(id, Math.max(...ahead.map((d) => d.seq)));
+        [from, to] = pageBelow(top);
+        docs = await bySlots(id, [from, to]);
       }
-      const docs = (await bySlots(id, from, to)).sort((a, b) => a.seq - b.seq);
+      docs.sort((a, b) => a.seq - b.seq);
       const hasMore = q.afterSeq !== undefined ? to < top : from > 1;
       return { messages: docs.map(toStoredMessage), hasMore };
     },

@@ -1,4 +1,4 @@
-/** The chaos tools only ever talk to this machine. */
+/** The load and fault tools only ever talk to this machine. */
 export function isLoopback(url: string): boolean {
   let host: string;
   try {
