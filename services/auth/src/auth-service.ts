@@ -24,6 +24,8 @@ export function startAuthService(config: AuthConfig, options: AuthServiceOptions
       const keys = redisKeys(config.REDIS_PREFIX);
       const users = createUserStore(mongo.db);
       await users.ensureIndexes();
+      const placed = await users.migrateDirectory();
+      if (placed > 0) logger.info({ placed }, "users placed in the directory");
       const verifier = createTokenVerifier({ publicKey: config.JWT_PUBLIC_KEY, redis: redis.redis, keys });
       const tokens = createTokenService({
         redis: redis.redis,

@@ -52,10 +52,13 @@ export const schedulerConfigSchema = baseEnv
   .merge(mongoEnv)
   .merge(redisEnv)
   .merge(amqpEnv)
+  .merge(internalEnv)
   .merge(automessageEnv)
   .extend({
     /** HTTP port of the scheduler role (ops + admin endpoints). */
     PORT: port(4003),
+    /** Internal auth service base URL (the active users the planner pairs). */
+    AUTH_URL: z.string().url().default("http://127.0.0.1:4001"),
     /** Bearer token operators use on `/admin/*`. */
     ADMIN_API_TOKEN: z.string().min(16, "at least 16 characters"),
     /** Name of this replica in job-run records. @default scheduler-<pid> */

@@ -24,7 +24,10 @@ describe("AutoMessage store (keyed)", () => {
   const plans = (db: Db) =>
     db.collection<{ _id: string; status: string; startedAt: Date; finishedAt: Date | null; messages: number; chunks?: number }>("automessage_plans");
   const plan = (db: Db, store: AutoMessageStore, planId: string, sendWithinMs = 1) =>
-    planAutoMessages(db, store, { planId, contents: ["hi"], sendWithinMs });
+    planAutoMessages(db, store, activeUsersIn(db), { planId, contents: ["hi"], sendWithinMs });
+  // The auth service's answer, played by the test's own users collection.
+  const activeUsersIn = (db: Db) => async () =>
+    (await db.collection<{ _id: string; active: boolean }>("users").find({ active: true }).toArray()).map((u) => u._id);
 
   beforeAll(async () => {
     mongo = await new MongoClient(stackEnv.mongoUrl).connect();

@@ -7,3 +7,4 @@ export * from "./topics/index.ts";
 export * from "./http/conversations.ts";
 export * from "./socket.ts";
 export * from "./queues/message-sending-queue.ts";
+export * from "./internal/users.ts";

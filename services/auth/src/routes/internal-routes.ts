@@ -1,7 +1,7 @@
 import bcrypt from "bcrypt";
 import { Router } from "express";
 import { validate } from "@chat/shared";
-import { idSchema, passwordSchema, z } from "@chat/shared/contracts";
+import { activeUsersQuerySchema, idSchema, passwordSchema, z, type ActiveUsersResponse } from "@chat/shared/contracts";
 import type { TokenService } from "../tokens/token-service.ts";
 import type { UserStore } from "../users/user-store.ts";
 
@@ -42,6 +42,12 @@ export function createInternalRoutes({ users, tokens, bcryptCost }: { users: Use
       seeded.map(async (u) => ({ id: u._id, username: u.username, ...(await tokens.startSession({ id: u._id, username: u.username }, meta)) })),
     );
     res.json({ users: sessions });
+  });
+  /** Every active user, a page at a time: what the AutoMessage planner pairs. */
+  router.get("/users/active", async (req, res) => {
+    const { limit, cursor } = validate(activeUsersQuerySchema, req.query, "query");
+    const body: ActiveUsersResponse = await users.activeIds(limit, cursor);
+    res.json(body);
   });
   router.post("/users/exist", async (req, res) => {
     const { ids } = validate(existRequestSchema, req.body);

@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { MongoServerError, type Collection, type Db } from "mongodb";
-import { ConflictError } from "@chat/shared";
+import { ConflictError, ValidationError } from "@chat/shared";
 import type { ProfileUpdate, PublicUser, SelfUser } from "@chat/shared/contracts";
+import { createUserDirectory } from "./user-directory.ts";
 
 export interface UserDoc {
   _id: string;
@@ -14,9 +15,15 @@ export interface UserDoc {
   bio: string;
   avatarUrl: string | null;
   active: boolean;
+  /** This user's position in the directory (see user-directory.ts). */
+  dirPos?: number;
   createdAt: Date;
   updatedAt: Date;
 }
+
+/** Positions a listing reads at once, and how many such reads one page may take past gaps. */
+const LIST_WINDOW_SLACK = 2;
+const LIST_MAX_READS = 8;
 
 export function toPublicUser(doc: UserDoc): PublicUser {
   return {
@@ -33,9 +40,40 @@ export function toSelfUser(doc: UserDoc): SelfUser {
   return { ...toPublicUser(doc), email: doc.email };
 }
 
-/** `users` in MongoDB; uniqueness is enforced by indexes, never by check-then-insert. */
+/**
+ * `users` in MongoDB; uniqueness is enforced by indexes, never by check-then-insert. Every read
+ * is a key lookup (`_id`, `usernameKey`, `email`); listings go through the directory.
+ */
 export function createUserStore(db: Db) {
   const users: Collection<UserDoc> = db.collection<UserDoc>("users");
+  const directory = createUserDirectory(db);
+
+  /**
+   * Walks the directory from `from` until `want` users that pass `keep` are found or its end is
+   * reached, skipping positions whose user does not exist or names another position.
+   */
+  async function walk(from: number, want: number, keep: (u: UserDoc) => boolean, projection?: Record<string, 1>) {
+    const end = await directory.size();
+    const found: UserDoc[] = [];
+    let pos = from;
+    for (let reads = 0; found.length < want && pos < end && reads < LIST_MAX_READS; reads++) {
+      const to = Math.min(end, pos + (want - found.length) * LIST_WINDOW_SLACK);
+      const entries = await directory.range(pos, to);
+      const docs = entries.length === 0 ? [] : await users.find({ _id: { $in: entries.map((e) => e.userId) } }, projection ? { projection: { ...projection, dirPos: 1 } } : {}).toArray();
+      const byId = new Map(docs.map((d) => [d._id, d]));
+      pos = to;
+      for (const e of entries) {
+        const u = byId.get(e.userId);
+        if (!u || u.dirPos !== e.pos || !keep(u)) continue;
+        found.push(u);
+        if (found.length === want) {
+          pos = e.pos + 1;
+          break;
+        }
+      }
+    }
+    return { users: found, next: pos < end ? pos : null };
+  }
 
   return {
     collection: users,
@@ -47,8 +85,11 @@ export function createUserStore(db: Db) {
 
     async insert(input: { username: string; email: string; passwordHash: string }): Promise<UserDoc> {
       const now = new Date();
+      const id = randomUUID();
+      const dirPos = await directory.reserve(1);
+      await directory.place(dirPos, [id]);
       const doc: UserDoc = {
-        _id: randomUUID(),
+        _id: id,
         username: input.username,
         usernameKey: input.username.toLowerCase(),
         email: input.email,
@@ -57,6 +98,7 @@ export function createUserStore(db: Db) {
         bio: "",
         avatarUrl: null,
         active: true,
+        dirPos,
         createdAt: now,
         updatedAt: now,
       };
@@ -82,9 +124,9 @@ export function createUserStore(db: Db) {
       const keys = usernames.map((u) => u.toLowerCase());
       const existing = new Set((await users.find({ usernameKey: { $in: keys } }).project<{ usernameKey: string }>({ usernameKey: 1 }).toArray()).map((u) => u.usernameKey));
       const now = new Date();
-      const missing: UserDoc[] = usernames
-        .filter((u) => !existing.has(u.toLowerCase()))
-        .map((username) => ({
+      const names = usernames.filter((u) => !existing.has(u.toLowerCase()));
+      const first = names.length > 0 ? await directory.reserve(names.length) : 0;
+      const missing: UserDoc[] = names.map((username, i) => ({
           _id: randomUUID(),
           username,
           usernameKey: username.toLowerCase(),
@@ -94,10 +136,12 @@ export function createUserStore(db: Db) {
           bio: "",
           avatarUrl: null,
           active: true,
+          dirPos: first + i,
           createdAt: now,
           updatedAt: now,
         }));
       if (missing.length > 0) {
+        await directory.place(first, missing.map((u) => u._id));
         await users.insertMany(missing, { ordered: false }).catch((err: unknown) => {
           if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
         });
@@ -130,15 +174,55 @@ export function createUserStore(db: Db) {
       return users.findOneAndUpdate({ _id: id }, { $set: set }, { returnDocument: "after" });
     },
 
-    /** Keyset pagination on `usernameKey`: stable under inserts, no skip scans. */
-    async list(limit: number, after: string | undefined): Promise<{ users: UserDoc[]; nextCursor: string | null }> {
-      const filter = after ? { usernameKey: { $gt: after } } : {};
-      const page = await users.find(filter).sort({ usernameKey: 1 }).limit(limit + 1).toArray();
-      const more = page.length > limit;
-      const slice = more ? page.slice(0, limit) : page;
-      return { users: slice, nextCursor: more ? (slice[slice.length - 1]?.usernameKey ?? null) : null };
+    /**
+     * A page of the directory, in registration order, from an opaque cursor (a position):
+     * stable under inserts (new users go to the end), every read by key.
+     */
+    async list(limit: number, cursor: string | undefined): Promise<{ users: UserDoc[]; nextCursor: string | null }> {
+      const page = await walk(cursorPosition(cursor), limit, () => true);
+      return { users: page.users, nextCursor: page.next === null ? null : String(page.next) };
+    },
+
+    /** Ids of active users, a page at a time (the AutoMessage planner reads them all). */
+    async activeIds(limit: number, cursor: string | undefined): Promise<{ ids: string[]; nextCursor: string | null }> {
+      const page = await walk(cursorPosition(cursor), limit, (u) => u.active, { _id: 1, active: 1 });
+      return { ids: page.users.map((u) => u._id), nextCursor: page.next === null ? null : String(page.next) };
+    },
+
+    /**
+     * Puts users stored before the directory existed into it. One pass over `users`, once per
+     * database (a marker records that it ran); a re-run after a crash places again only the
+     * users it had not marked, and a position written twice is skipped by readers.
+     */
+    async migrateDirectory(): Promise<number> {
+      const marker = db.collection<{ _id: string; at: Date }>("migrations");
+      if (await marker.findOne({ _id: "users.directory.v1" })) return 0;
+      let n = 0;
+      let batch: string[] = [];
+      const flush = async () => {
+        if (batch.length === 0) return;
+        const first = await directory.reserve(batch.length);
+        await directory.place(first, batch);
+        await users.bulkWrite(batch.map((id, i) => ({ updateOne: { filter: { _id: id }, update: { $set: { dirPos: first + i } } } })), { ordered: false });
+        n += batch.length;
+        batch = [];
+      };
+      for await (const u of users.find({ dirPos: { $exists: false } }).project<{ _id: string }>({ _id: 1 })) {
+        batch.push(u._id);
+        if (batch.length === 1000) await flush();
+      }
+      await flush();
+      await marker.updateOne({ _id: "users.directory.v1" }, { $set: { at: new Date() } }, { upsert: true });
+      return n;
     },
   };
+}
+
+/** A listing cursor is a directory position; anything else is a client error. */
+function cursorPosition(cursor: string | undefined): number {
+  if (cursor === undefined || cursor === "") return 0;
+  if (!/^\d{1,12}$/.test(cursor)) throw new ValidationError("Invalid cursor", [{ path: "cursor", message: "use nextCursor from the previous page" }]);
+  return Number(cursor);
 }
 
 export type UserStore = ReturnType<typeof createUserStore>;

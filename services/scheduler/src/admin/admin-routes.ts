@@ -48,7 +48,7 @@ export function createAdminRoutes({ adminToken, runner, deps }: { adminToken: st
     const input = validate(planRequestSchema, req.body ?? {});
     // The nightly job's plan id is the date; an on-demand plan with another window gets its own.
     const result = input.sendWithin || input.planId
-      ? await planAutoMessages(deps.db, deps.store, {
+      ? await planAutoMessages(deps.db, deps.store, deps.activeUsers, {
           planId: input.planId ?? `manual-${new Date().toISOString()}`,
           contents: deps.settings.AUTOMESSAGE_CONTENTS,
           sendWithinMs: input.sendWithin ? parseDuration(input.sendWithin)! : deps.settings.PLAN_SEND_WITHIN,

@@ -1,5 +1,6 @@
 import { randomInt } from "node:crypto";
 import type { Db } from "mongodb";
+import type { ActiveUserIds } from "./active-users.ts";
 import { PLAN_CHUNK, type AutoMessageStore } from "./automessage-store.ts";
 import { pairUp, shuffleInPlace } from "./shuffle.ts";
 
@@ -45,10 +46,10 @@ interface PlanDoc {
  * are journalled (chunk documents keyed `<planId>#<n>`) before they are stored in
  * `automessages`, and put in their due-minute buckets (see `saveChunks`). A run that crashed half-way left the plan "planning": the
  * next run re-applies its journal (idempotent) and pairs only the users the journal does
- * not involve yet, reading the journal by key. The users collection belongs to the auth
- * service; the planner only reads ids from it (a full read: it needs them all).
+ * not involve yet, reading the journal by key. Users belong to the auth service: the planner
+ * asks it for the active users' ids (`activeUsers`).
  */
-export async function planAutoMessages(db: Db, store: AutoMessageStore, options: PlanOptions): Promise<PlanResult> {
+export async function planAutoMessages(db: Db, store: AutoMessageStore, activeUsers: ActiveUserIds, options: PlanOptions): Promise<PlanResult> {
   const started = Date.now();
   const now = options.now ?? new Date();
   const plans = db.collection<PlanDoc>("automessage_plans");
@@ -71,12 +72,8 @@ export async function planAutoMessages(db: Db, store: AutoMessageStore, options:
   let inserted = await store.saveChunks(journalled, { journalled: true });
   const involved = store.usersInChunks(journalled);
 
-  const users = await db
-    .collection<{ _id: string; active: boolean }>("users")
-    .find({ active: true })
-    .project<{ _id: string }>({ _id: 1 })
-    .toArray();
-  const candidates = users.map((u) => u._id).filter((id) => !involved.has(id));
+  const users = await activeUsers();
+  const candidates = users.filter((id) => !involved.has(id));
   const pairs = pairUp(shuffleInPlace(candidates));
   const messages = store.newMessages(
     options.planId,

@@ -43,7 +43,7 @@ async function main(): Promise<number> {
     if (command === "plan") {
       result =
         sendWithin || values["plan-id"]
-          ? await planAutoMessages(mongo.db, store, {
+          ? await planAutoMessages(mongo.db, store, deps.activeUsers, {
               planId: values["plan-id"] ?? `manual-${new Date().toISOString()}`,
               contents: config.AUTOMESSAGE_CONTENTS,
               sendWithinMs: sendWithin ? parseDuration(sendWithin)! : config.PLAN_SEND_WITHIN,

@@ -8,7 +8,7 @@ export const plannerJob = (cron: string): Job<SchedulerDeps> => ({
   cron,
   lockTtlMs: 60_000,
   run: (deps) =>
-    planAutoMessages(deps.db, deps.store, {
+    planAutoMessages(deps.db, deps.store, deps.activeUsers, {
       planId: planIdFor(new Date(), deps.settings.SCHEDULER_TIMEZONE),
       contents: deps.settings.AUTOMESSAGE_CONTENTS,
       sendWithinMs: deps.settings.PLAN_SEND_WITHIN,

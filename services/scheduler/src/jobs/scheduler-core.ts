@@ -1,4 +1,5 @@
 import type { AmqpDependency, Logger, MongoDependency, RedisDependency } from "@chat/shared";
+import { activeUsersFromAuth } from "../automessages/active-users.ts";
 import { createAutoMessageStore } from "../automessages/automessage-store.ts";
 import { autoMessageQueues, declareAutoMessageTopology } from "../automessages/topology.ts";
 import type { SchedulerConfig } from "../config.ts";
@@ -26,7 +27,8 @@ export async function createSchedulerCore(
   if (migrated > 0) logger.info({ migrated }, "AutoMessages migrated to keyed buckets");
   const queues = autoMessageQueues(config.AMQP_QUEUE_PREFIX, config.AUTOMESSAGE_MAX_ATTEMPTS, config.AUTOMESSAGE_RETRY_BASE);
   await clients.amqp.onConnect((channel) => declareAutoMessageTopology(channel, queues, config.AUTOMESSAGE_RETRY_BASE));
-  const deps: SchedulerDeps = { db: clients.mongo.db, store, amqp: clients.amqp, queues, settings: config };
+  const activeUsers = activeUsersFromAuth({ baseUrl: config.AUTH_URL, internalToken: config.INTERNAL_API_TOKEN });
+  const deps: SchedulerDeps = { db: clients.mongo.db, store, activeUsers, amqp: clients.amqp, queues, settings: config };
   const runner = createJobRunner({
     jobs: [plannerJob(config.PLANNER_CRON), queueJob(config.QUEUE_CRON)],
     deps,
