@@ -1,19 +1,51 @@
 // Our cluster against what a team would otherwise deploy — a plain Socket.IO relay with
-// @socket.io/redis-adapter (no persistence) — at 1 and 2 instances, on this machine, in one go:
-// max sustained delivered messages/s, latency at a common rate, and memory per idle connection.
+// @socket.io/redis-adapter (no persistence) — on this machine, in one go:
+// - max sustained delivered msg/s of each (ladders up to where each stops keeping up), ours with
+//   an empty database and with a chat history already stored (default: 1,000,000 messages of
+//   100,000 users, seeded in bulk into their own database and kept for later runs);
+// - p50/p99 latency at a common rate (half our maximum), and a history page's p50/p95;
+// - CPU milliseconds per delivered message for each process kind;
+// - memory per idle connection (10,000 sockets) of a gateway and of a relay instance.
 //
-//   npm run bench        (starts the native cluster itself; takes about 10 minutes)
+//   npm run bench [-- --messages 1000000 --users 100000 --idle 10000]
+//
+// It drives the native stack itself (`npm run up` with MONGO_DB set to each database, then back
+// to the default), so run it on a machine that is otherwise idle.
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { parseArgs } from "node:util";
+import { MongoClient } from "mongodb";
 import { runLoad, type LoadReport } from "@chat/loadtest/src/run-load.ts";
+import { summarize } from "@chat/loadtest/src/stats.ts";
 import { clusterSecrets } from "./cluster-secrets.ts";
-import { openIdle, runRelayLoad, type RelayLoadResult } from "./relay-load.ts";
+import { historySample, seedHistory, type HistoryShape } from "./history-seed.ts";
+import { cpuDuring, stackProcesses, type ProcessKind } from "./process-cpu.ts";
+import { gatewayIdleMemory, relayIdleMemory } from "./idle-memory.ts";
+import { runRelayLoad, type RelayLoadResult } from "./relay-load.ts";
 
-const USERS = 400;
+const { values } = parseArgs({
+  options: { messages: { type: "string", default: "1000000" }, users: { type: "string", default: "100000" }, idle: { type: "string", default: "10000" } },
+});
+const MESSAGES_PER_CONVERSATION = 50;
+const LOAD_USERS = 400;
 const SECONDS = 10;
-const IDLE = 5000;
-const OURS = [150, 300, 450, 600, 900];
-const RELAY = [500, 1000, 2000, 4000, 8000];
+const IDLE = Number(values.idle);
+const OURS = [500, 750, 1000, 1250, 1500, 1750, 2000, 2500, 3000];
+const RELAY = [2000, 4000, 6000, 8000, 10000, 12000, 14000, 16000, 20000];
+const GATEWAYS = ["http://127.0.0.1:3000", "http://127.0.0.1:3001"];
+const RELAYS = ["http://127.0.0.1:5100", "http://127.0.0.1:5101"];
+const AUTH = "http://127.0.0.1:4001";
+const MONGO_URL = process.env.MONGO_URL ?? "mongodb://127.0.0.1:27017";
+const { internalToken } = clusterSecrets();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const large: HistoryShape = {
+  users: Number(values.users),
+  conversations: Math.floor(Number(values.messages) / MESSAGES_PER_CONVERSATION),
+  messagesPerConversation: MESSAGES_PER_CONVERSATION,
+  prefix: "hist",
+};
+// "Empty": nothing stored but the page-latency sample itself (100 conversations of 50).
+const small: HistoryShape = { users: 200, conversations: 100, messagesPerConversation: MESSAGES_PER_CONVERSATION, prefix: "hist" };
 
 interface Point {
   rate: number;
@@ -38,23 +70,60 @@ async function ladder(name: string, rates: number[], run: (rate: number) => Prom
   return best;
 }
 
-function up(gateways: number): void {
-  execFileSync("bash", ["scripts/up.sh", "--gateways", String(gateways)], { stdio: ["ignore", "ignore", "inherit"] });
+/** `npm run up` with the services on database `db` (undefined: the default one). */
+function up(db: string | undefined): void {
+  const env = { ...process.env };
+  if (db) env.MONGO_DB = db;
+  else delete env.MONGO_DB;
+  execFileSync("bash", ["scripts/up.sh", "--gateways", "2"], { stdio: ["ignore", "ignore", "inherit"], env });
 }
 
-async function gatewayRss(port: number): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  return Number(/^process_resident_memory_bytes\{[^}]*\} (\d+)/m.exec(text)?.[1] ?? 0);
+const ours = async (rate: number, seconds = SECONDS): Promise<LoadReport> =>
+  runLoad({ gateways: GATEWAYS, authUrl: AUTH, internalToken, users: LOAD_USERS, rate, durationMs: seconds * 1000, drainMs: 5000, userPrefix: "cmp_" });
+const relay = async (rate: number, seconds = SECONDS): Promise<RelayLoadResult> => runRelayLoad(RELAYS, LOAD_USERS, rate, seconds * 1000);
+
+/** p50/p95 of `n` history pages (50 messages each) read through the gateways, one at a time. */
+async function pageLatency(sample: Array<{ token: string; conversationId: string }>, n = 400): Promise<{ p50: number; p95: number }> {
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const { token, conversationId } = sample[i % sample.length]!;
+    const started = performance.now();
+    const res = await fetch(`${GATEWAYS[i % GATEWAYS.length]}/api/conversations/${conversationId}/messages?limit=50`, { headers: { authorization: `Bearer ${token}` } });
+    const body = (await res.json()) as { messages?: unknown[] };
+    if (!res.ok || body.messages?.length !== MESSAGES_PER_CONVERSATION) throw new Error(`history page: ${res.status} ${JSON.stringify(body).slice(0, 200)}`);
+    times.push(performance.now() - started);
+  }
+  const s = summarize(times);
+  return { p50: s.p50, p95: s.p95 };
+}
+
+interface Run {
+  label: string;
+  max?: Point;
+  page: { p50: number; p95: number };
+}
+
+async function measureOurs(label: string, db: string, shape: HistoryShape): Promise<Run> {
+  console.log(`our cluster (2 gateways, 2 message replicas), ${label}`);
+  up(db);
+  const seeded = await seedHistory(MONGO_URL, db, AUTH, internalToken, shape, console.log);
+  console.log(`  stored: ${seeded.users} users, ${seeded.messages} messages (${seeded.seconds ? `seeded in ${seeded.seconds.toFixed(0)} s` : "seeded by an earlier run"})`);
+  const sample = await historySample(AUTH, internalToken, shape, 200);
+  await ours(300, 5); // JIT, connections and caches warm
+  const max = await ladder(`ours, ${label}`, OURS, async (rate) => fromOurs(await ours(rate)));
+  const page = await pageLatency(sample);
+  console.log(`  history page (50 messages): p50 ${page.p50} ms p95 ${page.p95} ms`);
+  return { label, max, page };
 }
 
 const relays: ChildProcess[] = [];
-async function startRelay(port: number): Promise<void> {
+async function startRelay(port: number): Promise<ChildProcess> {
   const child = spawn(process.execPath, ["--import", "tsx", "tools/bench/src/relay-server.ts", String(port)], { stdio: "ignore" });
   relays.push(child);
   for (let i = 0; i < 100; i++) {
     try {
       await fetch(`http://127.0.0.1:${port}/memory`);
-      return;
+      return child;
     } catch {
       await sleep(100);
     }
@@ -62,64 +131,67 @@ async function startRelay(port: number): Promise<void> {
   throw new Error(`relay on ${port} did not start`);
 }
 
+const cpuLine = (cpu: Map<string, number>, delivered: number) =>
+  [...cpu].map(([kind, ms]) => `${kind} ${(ms / delivered).toFixed(3)}`).join(", ");
+
+const emptyDb = `bench_empty_${Date.now().toString(36)}`;
+const largeDb = `bench_history_${large.users}u_${large.conversations * MESSAGES_PER_CONVERSATION}m`;
 try {
-  const ourLoad = (gateways: string[]) => async (rate: number) =>
-    fromOurs(
-      await runLoad({ gateways, authUrl: "http://127.0.0.1:4001", internalToken: clusterSecrets().internalToken, users: USERS, rate, durationMs: SECONDS * 1000, drainMs: 5000, userPrefix: "cmp_" }),
-    );
+  const started = performance.now();
+  const empty = await measureOurs("empty database", emptyDb, small);
+  const full = await measureOurs(`${(large.conversations * MESSAGES_PER_CONVERSATION).toLocaleString("en")} messages, ${large.users.toLocaleString("en")} users stored`, largeDb, large);
 
-  console.log("our cluster, 1 gateway");
-  up(1);
-  const ours1 = await ladder("ours x1", OURS, ourLoad(["http://127.0.0.1:3000"]));
-  console.log("our cluster, 2 gateways");
-  up(2);
-  const ours2 = await ladder("ours x2", OURS, ourLoad(["http://127.0.0.1:3000", "http://127.0.0.1:3001"]));
+  // Latency and CPU at a common rate: half our maximum with history stored, on the running stack.
+  const common = Math.max(100, Math.floor((full.max?.rate ?? 200) / 2));
+  console.log(`at a common ${common} msg/s (history stored)`);
+  const kinds = await stackProcesses(2);
+  const oursAt = await cpuDuring(kinds, () => ours(common, 20));
+  const oursDelivered = oursAt.result.messages.delivered;
+  console.log(`  ours: p50 ${oursAt.result.latencyMs.p50} ms p99 ${oursAt.result.latencyMs.p99} ms; CPU ms per delivered message: ${cpuLine(oursAt.cpuMs, oursDelivered)}`);
 
-  await startRelay(5100);
-  await startRelay(5101);
-  console.log("plain relay, 1 instance");
-  const relay1 = await ladder("relay x1", RELAY, async (rate) => fromRelay(await runRelayLoad(["http://127.0.0.1:5100"], USERS, rate, SECONDS * 1000)));
+  const relayProcs = [await startRelay(5100), await startRelay(5101)];
+  const relayKinds: ProcessKind[] = [
+    { kind: "relays", pids: relayProcs.map((r) => r.pid!) },
+    ...kinds.filter((k) => k.kind === "redis" || k.kind === "load generator"),
+  ];
   console.log("plain relay, 2 instances");
-  const relay2 = await ladder("relay x2", RELAY, async (rate) => fromRelay(await runRelayLoad(["http://127.0.0.1:5100", "http://127.0.0.1:5101"], USERS, rate, SECONDS * 1000)));
+  await relay(1000, 5);
+  const relayMax = await ladder("relay", RELAY, async (rate) => fromRelay(await relay(rate)));
+  const relayAt = await cpuDuring(relayKinds, () => relay(common, 20));
+  console.log(`  relay at ${common} msg/s: p50 ${relayAt.result.latencyMs.p50} ms p99 ${relayAt.result.latencyMs.p99} ms; CPU ms per delivered message: ${cpuLine(relayAt.cpuMs, relayAt.result.delivered)}`);
 
-  const common = Math.max(50, Math.floor(Math.min(ours2?.rate ?? 150, relay2?.rate ?? 150) / 2));
-  console.log(`latency at a common ${common} msg/s, 2 instances each`);
-  const oursAt = await ourLoad(["http://127.0.0.1:3000", "http://127.0.0.1:3001"])(common);
-  const relayAt = fromRelay(await runRelayLoad(["http://127.0.0.1:5100", "http://127.0.0.1:5101"], USERS, common, SECONDS * 1000));
+  console.log(`memory at ${IDLE} idle sockets on one instance (heap after a full GC)`);
+  const oursIdle = await gatewayIdleMemory(IDLE);
+  const relayIdle = await relayIdleMemory(IDLE);
 
-  console.log(`memory at ${IDLE} idle sockets on one instance`);
-  const seeded: Array<{ accessToken: string }> = [];
-  for (let from = 0; from < IDLE; from += 5000) {
-    const res = await fetch("http://127.0.0.1:4001/internal/users/seed", {
-      method: "POST",
-      headers: { "content-type": "application/json", "x-internal-token": clusterSecrets().internalToken },
-      body: JSON.stringify({ prefix: "idle_", from, count: Math.min(5000, IDLE - from), password: "benchmark password" }),
-    });
-    seeded.push(...((await res.json()) as { users: Array<{ accessToken: string }> }).users);
-  }
-  const gwBefore = await gatewayRss(3000);
-  const closeGw = await openIdle("http://127.0.0.1:3000", IDLE, (i) => ({ token: seeded[i]!.accessToken }));
-  await sleep(3000);
-  const gwPerConn = (await gatewayRss(3000)) - gwBefore;
-  closeGw();
-  const relayRss = async () => ((await (await fetch("http://127.0.0.1:5100/memory")).json()) as { rss: number }).rss;
-  const relayBefore = await relayRss();
-  const closeRelay = await openIdle("http://127.0.0.1:5100", IDLE, () => undefined);
-  await sleep(3000);
-  const relayPerConn = (await relayRss()) - relayBefore;
-  closeRelay();
-
-  const kb = (bytes: number) => (bytes / IDLE / 1024).toFixed(1);
+  const n = (v?: number) => (v === undefined ? "none" : v.toLocaleString("en"));
   const ratio = (a?: number, b?: number) => (a && b ? (a / b).toFixed(2) : "n/a");
-  console.log("\n| measure | our cluster | plain relay | ours / relay |");
-  console.log("|---|---|---|---|");
-  console.log(`| max sustained delivered msg/s, 1 instance | ${ours1?.delivered ?? "none"} | ${relay1?.delivered ?? "none"} | ${ratio(ours1?.delivered, relay1?.delivered)} |`);
-  console.log(`| max sustained delivered msg/s, 2 instances | ${ours2?.delivered ?? "none"} | ${relay2?.delivered ?? "none"} | ${ratio(ours2?.delivered, relay2?.delivered)} |`);
-  console.log(`| p50 latency at ${common} msg/s (2 instances) | ${oursAt.p50} ms | ${relayAt.p50} ms | ${ratio(oursAt.p50, relayAt.p50)} |`);
-  console.log(`| p99 latency at ${common} msg/s (2 instances) | ${oursAt.p99} ms | ${relayAt.p99} ms | ${ratio(oursAt.p99, relayAt.p99)} |`);
-  console.log(`| memory per idle connection (${IDLE} sockets) | ${kb(gwPerConn)} KiB | ${kb(relayPerConn)} KiB | ${ratio(gwPerConn, relayPerConn)} |`);
-  console.log(`| connections on one instance | ${IDLE} | ${IDLE} | |`);
+  const ms = (v: number) => `${v} ms`;
+  const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+  const perMsg = (cpu: Map<string, number>, kind: string, delivered: number) => ((cpu.get(kind) ?? 0) / delivered).toFixed(3);
+  console.log(`\nnpm run bench, ${new Date().toISOString()}, ${((performance.now() - started) / 60_000).toFixed(1)} min; 2 gateways / 2 relay instances, ${LOAD_USERS} connections, ${SECONDS} s per step\n`);
+  console.log("| measure | ours, empty database | ours, history stored | plain relay | ours (history) / relay |");
+  console.log("|---|---|---|---|---|");
+  console.log(`| max sustained delivered msg/s | ${n(empty.max?.delivered)} | ${n(full.max?.delivered)} | ${n(relayMax?.delivered)} | ${ratio(full.max?.delivered, relayMax?.delivered)} |`);
+  console.log(`| p99 at the highest sustained step | ${empty.max ? ms(empty.max.p99) : "n/a"} | ${full.max ? ms(full.max.p99) : "n/a"} | ${relayMax ? ms(relayMax.p99) : "n/a"} | |`);
+  console.log(`| p50 / p99 at ${common} msg/s | | ${ms(oursAt.result.latencyMs.p50)} / ${ms(oursAt.result.latencyMs.p99)} | ${ms(relayAt.result.latencyMs.p50)} / ${ms(relayAt.result.latencyMs.p99)} | |`);
+  console.log(`| history page (50 messages) p50 / p95 | ${ms(empty.page.p50)} / ${ms(empty.page.p95)} | ${ms(full.page.p50)} / ${ms(full.page.p95)} | (keeps none) | |`);
+  console.log(`| memory per idle connection, ${IDLE.toLocaleString("en")} sockets: heap after GC (RSS growth) | ${kib(oursIdle.heapPerConnection)} (${kib(oursIdle.rssPerConnection)}) | | ${kib(relayIdle.heapPerConnection)} (${kib(relayIdle.rssPerConnection)}) | ${ratio(oursIdle.heapPerConnection, relayIdle.heapPerConnection)} |`);
+  console.log(`\nCPU ms per delivered message at ${common} msg/s (history stored; ${oursDelivered} and ${relayAt.result.delivered} delivered):\n`);
+  console.log("| process kind | ours | plain relay |");
+  console.log("|---|---|---|");
+  for (const k of kinds) {
+    const relayValue = relayAt.cpuMs.has(k.kind) ? perMsg(relayAt.cpuMs, k.kind, relayAt.result.delivered) : "";
+    console.log(`| ${k.kind} | ${perMsg(oursAt.cpuMs, k.kind, oursDelivered)} | ${relayValue} |`);
+  }
+  console.log(`| relay instances | | ${perMsg(relayAt.cpuMs, "relays", relayAt.result.delivered)} |`);
+  const gwMsg = ((oursAt.cpuMs.get("gateways")! + oursAt.cpuMs.get("message service")!) / oursDelivered).toFixed(3);
+  console.log(`| gateways + message service | ${gwMsg} | |`);
 } finally {
   for (const r of relays) r.kill("SIGTERM");
+  const mongo = await new MongoClient(MONGO_URL).connect();
+  await mongo.db(emptyDb).dropDatabase().catch(() => undefined);
+  await mongo.close();
+  up(undefined);
 }
 process.exit(0);

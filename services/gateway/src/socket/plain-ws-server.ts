@@ -6,7 +6,7 @@ import { RateLimitedError, UnauthorizedError, toErrorBody } from "@chat/shared";
 import { socketPayloadSchemas, z, type Ack, type ClientEventName } from "@chat/shared/contracts";
 import { acknowledged } from "./ack.ts";
 import type { TransportDeps } from "./transport-deps.ts";
-import { createSerialQueue, type ChatSession } from "./sessions.ts";
+import { DeviceSession, type ChatSession } from "./sessions.ts";
 import { createTokenBucket } from "./token-bucket.ts";
 
 export const WS_PATH = "/ws";
@@ -79,16 +79,7 @@ export function attachPlainWebSocket(deps: TransportDeps) {
     const open = async (token: string | undefined, resume?: Record<string, number>) => {
       const claims = await deps.verifier.verify(token);
       await deps.presence.connected(claims.userId);
-      session = {
-        id: randomUUID(),
-        userId: claims.userId,
-        username: claims.username,
-        rooms: new Set(),
-        emit: (event, payload) => send(ws, { type: event, data: payload }),
-        ordered: createSerialQueue(),
-        holds: new Map(Object.keys(resume ?? {}).map((id) => [id, []])),
-        replayedUpTo: new Map(),
-      };
+      session = new DeviceSession(randomUUID(), claims.userId, claims.username, (event, payload) => send(ws, { type: event, data: payload }), resume);
       deps.sessions.add(session);
       send(ws, { type: "ready", data: { userId: claims.userId } });
       if (resume) {

@@ -18,7 +18,7 @@ export interface ChatSession {
 
 /** Hands a live message to a device, unless a resume of its conversation is holding or already showed it. */
 export function deliverMessage(session: ChatSession, message: StoredMessage): void {
-  const held = session.holds.get(message.conversationId);
+  const held = session.holds.size > 0 ? session.holds.get(message.conversationId) : undefined;
   if (held) {
     held.push(message);
     return;
@@ -27,42 +27,91 @@ export function deliverMessage(session: ChatSession, message: StoredMessage): vo
   session.emit("message_received", { message });
 }
 
-/** A per-device queue: each step starts when the previous one settled. */
-export function createSerialQueue(): <T>(fn: () => Promise<T>) => Promise<T> {
-  let tail: Promise<unknown> = Promise.resolve();
-  return <T>(fn: () => Promise<T>) => {
-    const run = tail.then(fn, fn);
-    tail = run.catch(() => undefined);
+type Emit = <E extends keyof ServerToClientEvents>(event: E, payload: Parameters<ServerToClientEvents[E]>[0]) => void;
+
+/**
+ * A connected device's session, the same on every transport. Its sets and maps and its queue
+ * are made on first use: most devices never join a room, resume or queue two events at once,
+ * and an idle connection should cost the gateway as little as possible.
+ */
+export class DeviceSession implements ChatSession {
+  #rooms?: Set<string>;
+  #holds?: Map<string, StoredMessage[]>;
+  #replayedUpTo?: Map<string, number>;
+  #tail?: Promise<unknown>;
+
+  constructor(
+    readonly id: string,
+    readonly userId: string,
+    readonly username: string,
+    private readonly send: Emit,
+    /** Conversations a resume in the handshake will replay: their live messages wait until it has. */
+    resuming?: Record<string, number>,
+  ) {
+    const ids = Object.keys(resuming ?? {});
+    if (ids.length > 0) this.#holds = new Map(ids.map((conversationId) => [conversationId, []]));
+  }
+
+  get rooms(): Set<string> {
+    return (this.#rooms ??= new Set());
+  }
+  get holds(): Map<string, StoredMessage[]> {
+    return (this.#holds ??= new Map());
+  }
+  get replayedUpTo(): Map<string, number> {
+    return (this.#replayedUpTo ??= new Map());
+  }
+
+  emit<E extends keyof ServerToClientEvents>(event: E, payload: Parameters<ServerToClientEvents[E]>[0]): void {
+    this.send(event, payload);
+  }
+
+  /** Each call starts when the previous one settled. */
+  ordered<T>(fn: () => Promise<T>): Promise<T> {
+    const run = (this.#tail ?? Promise.resolve()).then(fn, fn);
+    this.#tail = run.catch(() => undefined);
     return run;
-  };
+  }
 }
 
-/** This gateway's connected devices by user: where delivery events are handed out. */
+/**
+ * This gateway's connected devices by user: where delivery events are handed out. A user with
+ * one device (most of them) is kept without a set of their own.
+ */
 export function createLocalSessions() {
-  const byUser = new Map<string, Set<ChatSession>>();
+  const byUser = new Map<string, ChatSession | Set<ChatSession>>();
   let count = 0;
   return {
     add(session: ChatSession): void {
-      const set = byUser.get(session.userId) ?? new Set();
-      set.add(session);
-      byUser.set(session.userId, set);
+      const held = byUser.get(session.userId);
+      if (held === session || (held instanceof Set && held.has(session))) return;
+      if (held === undefined) byUser.set(session.userId, session);
+      else if (held instanceof Set) held.add(session);
+      else byUser.set(session.userId, new Set([held, session]));
       count++;
     },
     remove(session: ChatSession): void {
-      const set = byUser.get(session.userId);
-      if (!set?.delete(session)) return;
+      const held = byUser.get(session.userId);
+      if (held === session) byUser.delete(session.userId);
+      else if (held instanceof Set && held.delete(session)) {
+        if (held.size === 1) byUser.set(session.userId, held.values().next().value!);
+      } else return;
       count--;
-      if (set.size === 0) byUser.delete(session.userId);
     },
     ofUser(userId: string): Iterable<ChatSession> {
-      return byUser.get(userId) ?? [];
+      const held = byUser.get(userId);
+      if (held === undefined) return [];
+      return held instanceof Set ? held : [held];
     },
     *all(): Iterable<ChatSession> {
-      for (const set of byUser.values()) yield* set;
+      for (const held of byUser.values()) {
+        if (held instanceof Set) yield* held;
+        else yield held;
+      }
     },
     /** Connected devices per user. */
     devicesByUser(): Map<string, number> {
-      return new Map([...byUser].map(([userId, set]) => [userId, set.size]));
+      return new Map([...byUser].map(([userId, held]) => [userId, held instanceof Set ? held.size : 1]));
     },
     get size(): number {
       return count;

@@ -3,7 +3,7 @@ import { RateLimitedError, UnauthorizedError, ValidationError, toErrorBody } fro
 import { socketPayloadSchemas, type ClientEventName, type ClientToServerEvents, type ServerToClientEvents } from "@chat/shared/contracts";
 import { acknowledged } from "./ack.ts";
 import type { TransportDeps } from "./transport-deps.ts";
-import { createSerialQueue, type ChatSession } from "./sessions.ts";
+import { DeviceSession, type ChatSession } from "./sessions.ts";
 import { createTokenBucket } from "./token-bucket.ts";
 
 interface SocketData {
@@ -83,18 +83,7 @@ export function attachSocketIo(deps: TransportDeps) {
   );
 
   io.on("connection", (socket: ChatSocket) => {
-    const session: ChatSession = {
-      id: socket.id,
-      userId: socket.data.userId,
-      username: socket.data.username,
-      rooms: new Set(),
-      emit: (event, payload) => {
-        (socket.emit as (e: string, p: unknown) => void)(event, payload);
-      },
-      ordered: createSerialQueue(),
-      holds: new Map(Object.keys(socket.data.resume ?? {}).map((id) => [id, []])),
-      replayedUpTo: new Map(),
-    };
+    const session = new DeviceSession(socket.id, socket.data.userId, socket.data.username, socket.emit.bind(socket) as ChatSession["emit"], socket.data.resume);
     sessions.add(session);
     const resume = socket.data.resume;
     if (resume) {

@@ -1,0 +1,45 @@
+// CPU time of the native stack's processes, by kind, read from /proc (user + system): what a
+// benchmark divides by the messages it delivered.
+import { readFileSync } from "node:fs";
+import { pidFromFile, servicePid } from "@chat/chaos/src/stack-control.ts";
+
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+export interface ProcessKind {
+  kind: string;
+  pids: number[];
+}
+
+function cpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return 0; // gone: counts nothing from here on
+  }
+}
+
+/** The running stack's processes (`npm run up`), grouped by what they are, and this process as the load generator. */
+export async function stackProcesses(gateways: number): Promise<ProcessKind[]> {
+  const pids = async (names: string[]) => (await Promise.all(names.map((n) => servicePid(n)))).filter((p): p is number => p !== undefined);
+  const fromFiles = (names: string[]) => names.map((n) => pidFromFile(n)).filter((p): p is number => p !== undefined);
+  return [
+    { kind: "gateways", pids: await pids(Array.from({ length: gateways }, (_, i) => `gateway-${3000 + i}`)) },
+    { kind: "message service", pids: await pids(["message-1", "message-2"]) },
+    { kind: "auth", pids: await pids(["auth"]) },
+    { kind: "scheduler + worker", pids: await pids(["scheduler", "worker"]) },
+    { kind: "kafka", pids: fromFiles(["kafka-1b", "kafka-3b-1", "kafka-3b-2", "kafka-3b-3"]) },
+    { kind: "store (Mongo-wire)", pids: fromFiles(["mongo"]) },
+    { kind: "redis", pids: fromFiles(["redis"]) },
+    { kind: "load generator", pids: [process.pid] },
+  ];
+}
+
+/** CPU ms each kind spends while `run` runs. */
+export async function cpuDuring<T>(kinds: ProcessKind[], run: () => Promise<T>): Promise<{ result: T; cpuMs: Map<string, number> }> {
+  const sample = () => new Map(kinds.map((k) => [k.kind, k.pids.reduce((sum, pid) => sum + cpuMs(pid), 0)]));
+  const before = sample();
+  const result = await run();
+  const after = sample();
+  return { result, cpuMs: new Map(kinds.map((k) => [k.kind, after.get(k.kind)! - before.get(k.kind)!])) };
+}
