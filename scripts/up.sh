@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Brings the whole cluster up on this machine, natively on 127.0.0.1: Kafka, the Mongo-wire
-# server, Redis and RabbitMQ (infra/native/stack.sh), then auth, 2 message-service replicas,
+# server, Redis, RabbitMQ and Prometheus (infra/native/stack.sh), then auth, 2 message-service replicas,
 # the gateways, the scheduler and the worker under our own supervisord, which restarts whatever
 # exits. Installs what is missing; safe to run again (applies a changed gateway count or
 # environment, starts what is stopped, leaves the rest running).
@@ -157,8 +157,19 @@ CONF
   mv -f "$SUPERVISOR_CONF.tmp" "$SUPERVISOR_CONF"
 }
 
+# Prometheus's list of the services to scrape (it re-reads the file by itself).
+write_prometheus_targets() {
+  local -a specs=()
+  local name port _
+  while read -r name port _; do specs+=("$name=127.0.0.1:$port"); done < <(cluster_services "$GATEWAYS")
+  mkdir -p "$STACK_DIR/conf/prometheus"
+  node infra/native/prometheus/config.mjs targets "${specs[@]}" >"$STACK_DIR/conf/prometheus/services.json.tmp"
+  mv -f "$STACK_DIR/conf/prometheus/services.json.tmp" "$STACK_DIR/conf/prometheus/services.json"
+}
+
 write_services_env
 write_supervisor_conf
+write_prometheus_targets
 
 if proc_running supervisord && supervisor_up; then
   # Running already: apply the new config (added/removed gateways, changed environment), then
@@ -236,6 +247,7 @@ The chat cluster is up.
   Gateways (web client, REST, Socket.IO, /ws):  $(for ((i = 0; i < GATEWAYS; i++)); do printf 'http://127.0.0.1:%s/  ' $((3000 + i)); done)
   API docs:        http://127.0.0.1:3000/api/docs
   Internal:        auth :4001, message :4002 and :4012, scheduler :4003 (admin), worker :4004
+  Operators:       console http://127.0.0.1:4003/ops/ (admin token)   Prometheus http://127.0.0.1:${PROMETHEUS_PORT:-9090}/
   Every process:   /healthz  /readyz  /metrics
   Admin token:     ADMIN_API_TOKEN in $STACK_DIR/secrets/secrets.env
   Logs:            $STACK_DIR/logs/        Stop: npm run down

@@ -5,6 +5,7 @@
 //   node probe.mjs mongo HOST PORT            OP_MSG {ping: 1} answered with ok: 1
 //   node probe.mjs kafka HOST PORT [BROKERS]  Metadata answered and lists >= BROKERS brokers
 //   node probe.mjs amqp  HOST PORT            AMQP 0-9-1 connection opens (guest/guest) and closes
+//   node probe.mjs http  HOST PORT [PATH]     GET PATH (default /) answers 2xx
 //
 // One attempt each; exit 0 = ready, 1 = not (reason on stderr). stack.sh does the retrying.
 
@@ -213,9 +214,15 @@ async function amqp() {
   }
 }
 
-const probes = { mongo, kafka, amqp };
+async function http() {
+  const res = await fetch(`http://${host}:${port}${extra ?? "/"}`, { signal: AbortSignal.timeout(TIMEOUT_MS) });
+  if (!res.ok) throw new Error(`answered ${res.status}`);
+  return `answered ${res.status}`;
+}
+
+const probes = { mongo, kafka, amqp, http };
 if (!probes[kind] || !Number.isInteger(port)) {
-  console.error("usage: probe.mjs mongo|kafka|amqp HOST PORT [KAFKA_MIN_BROKERS]");
+  console.error("usage: probe.mjs mongo|kafka|amqp|http HOST PORT [KAFKA_MIN_BROKERS|PATH]");
   process.exit(2);
 }
 try {

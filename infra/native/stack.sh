@@ -11,7 +11,7 @@
 #   infra/native/stack.sh kafka-topics ARGS...                org.apache.kafka.tools.TopicCommand
 #   infra/native/stack.sh kafka-console-producer|kafka-console-consumer ARGS...
 #   infra/native/stack.sh rabbitmqctl|rabbitmq-diagnostics ARGS...   against our RabbitMQ node
-# COMPONENT: kafka, mongo, redis, rabbitmq (default: all).
+# COMPONENT: kafka, mongo, redis, rabbitmq, prometheus (default: all).
 #
 # Which pieces, and why:
 #   Kafka 3.9.x from Maven Central jars (infra/native/kafka/pom.xml), since no release tarball can
@@ -27,6 +27,8 @@
 #     config and data dirs; no systemd is involved. If a package's postinstall started the system
 #     service on the port we need, that service is stopped (it would hold the port and use
 #     /var/lib data we don't control). Anything else on our ports is an error, never killed.
+#   Prometheus from Debian's package the same way, scraping the services and each broker's JMX
+#     exporter agent (infra/native/components/prometheus.sh).
 #
 # Environment (defaults): KAFKA_PORT (9092), KAFKA_PORTS (19092,29092,39092 for 3 brokers; each
 #   broker's controller listens on port+1), KAFKA_BROKERS or STACK_KAFKA_BROKERS (1; the services
@@ -35,7 +37,8 @@
 #   RABBITMQ_MANAGEMENT=0 disables the plugin), RABBITMQ_DIST_PORT (RABBITMQ_PORT+20000),
 #   RABBITMQ_NODENAME (chat@localhost), STACK_DIR (<repo>/.stack),
 #   XDG_CACHE_HOME (~/.cache; built artifacts go to $XDG_CACHE_HOME/chat-cluster),
-#   KAFKA_HEAP_OPTS (-Xms256m -Xmx512m), MONGO_HEAP_OPTS (-Xms128m -Xmx1g), *_START_TIMEOUT seconds.
+#   KAFKA_HEAP_OPTS (-Xms256m -Xmx512m), MONGO_HEAP_OPTS (-Xms128m -Xmx1g), *_START_TIMEOUT seconds,
+#   PROMETHEUS_PORT (9090), PROMETHEUS_RETENTION (3d).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -46,7 +49,7 @@ source "$HERE/lib.sh"
 
 CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/chat-cluster"
 HOST=127.0.0.1
-COMPONENTS=(kafka mongo redis rabbitmq)
+COMPONENTS=(kafka mongo redis rabbitmq prometheus)
 
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_PORTS="${KAFKA_PORTS:-19092,29092,39092}"
@@ -69,6 +72,9 @@ RABBITMQ_BIN=/usr/lib/rabbitmq/bin # the Debian wrappers in /usr/sbin would `su 
 CONF="$STACK_DIR/conf"
 DATA="$STACK_DIR/data"
 LOGS="$STACK_DIR/logs"
+
+# shellcheck source=components/prometheus.sh
+source "$HERE/components/prometheus.sh"
 
 say() { printf '%s\n' "$*" >&2; }
 die() {
@@ -110,6 +116,7 @@ ensure_tools() {
       if ! kafka_libs_ready; then command -v mvn >/dev/null || pkgs+=(maven); fi
       ;;
     redis) command -v redis-server >/dev/null && command -v redis-cli >/dev/null || pkgs+=(redis-server redis-tools) ;;
+    prometheus) command -v prometheus >/dev/null || pkgs+=(prometheus) ;;
     rabbitmq) [[ -x "$RABBITMQ_BIN/rabbitmq-server" ]] || pkgs+=(rabbitmq-server) ;;
     mongo)
       command -v javac >/dev/null || pkgs+=(openjdk-17-jdk-headless)
@@ -202,6 +209,7 @@ _kafka_fetch_libs() {
 
 kafka_prepare() {
   kafka_libs_ready || with_lock kafka _kafka_fetch_libs
+  jmx_agent_prepare
   command -v java >/dev/null || die "kafka: java is missing"
 }
 
@@ -332,6 +340,7 @@ kafka_start() {
     proc_running "$name" && continue
     free_port kafka "$(kafka_port "$mode" "$id")" "" ""
     free_port kafka "$(($(kafka_port "$mode" "$id") + 1))" "" "" # its controller listener
+    free_port kafka "$(jmx_agent_port "$(kafka_port "$mode" "$id")")" "" "" # its JMX exporter
     data="$DATA/$name"
     conf="$CONF/$name.properties"
     mkdir -p "$data"
@@ -345,12 +354,13 @@ kafka_start() {
   id=0
   for name in $(kafka_names "$mode"); do
     id=$((id + 1))
-    # shellcheck disable=SC2086 # KAFKA_HEAP_OPTS is a list of JVM flags
+    # shellcheck disable=SC2086,SC2046 # KAFKA_HEAP_OPTS is a list of JVM flags; the agent flag has no spaces
     proc_start "$name" "$LOGS/$name.log" -- java $KAFKA_HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-      -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
+      -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true $(kafka_jmx_args "$(kafka_port "$mode" "$id")") \
       -Dlog4j.configuration="file:$CONF/kafka-log4j.properties" -Dkafka.logs.dir="$LOGS" \
       -cp "$KAFKA_LIBS/*" kafka.Kafka "$CONF/$name.properties"
   done
+  prometheus_kafka_targets "$mode"
 }
 
 kafka_wait() {

@@ -1,4 +1,3 @@
-import { Counter, Gauge } from "prom-client";
 import {
   createBatchingProducer,
   createConnectionRegistry,
@@ -17,6 +16,7 @@ import { gatewayDeliveryTopicName, messageReadTopic, messageSendTopic, topicName
 import { createMessageClient } from "./backend/message-client.ts";
 import type { GatewayConfig } from "./config.ts";
 import { runDeliveryConsumer } from "./delivery/delivery-consumer.ts";
+import { createGatewayMetrics } from "./gateway-metrics.ts";
 import { mountPublicApi } from "./http/public-api.ts";
 import { createRateLimiter } from "./http/rate-limiter.ts";
 import { createPresence } from "./presence/presence.ts";
@@ -87,22 +87,10 @@ export function startGateway(config: GatewayConfig, options: GatewayServiceOptio
         typingTtlMs: config.TYPING_TTL_MS,
         resumeMaxPerConversation: config.RESUME_MAX_PER_CONVERSATION,
         resumeRetryMs: config.RESUME_RETRY_MS,
+        onMessageSent: () => gatewayMetrics.messageSent(),
       });
 
-      const consumed = new Counter({
-        name: "gateway_delivery_events_consumed_total",
-        help: "Delivery events this gateway read from its own topic",
-        labelNames: ["type"] as const,
-        registers: [metrics],
-      });
-      new Gauge({
-        name: "gateway_connected_devices",
-        help: "Devices connected to this gateway",
-        registers: [metrics],
-        collect() {
-          this.set(sessions.size);
-        },
-      });
+      const gatewayMetrics = createGatewayMetrics(metrics, sessions);
 
       const deliveryConsumer = superviseConsumer({
         name: "delivery",
@@ -112,7 +100,7 @@ export function startGateway(config: GatewayConfig, options: GatewayServiceOptio
         config: { groupId: `${prefix}gateway.${gatewayId}`, sessionTimeout: config.KAFKA_SESSION_TIMEOUT_MS, heartbeatInterval: Math.floor(config.KAFKA_SESSION_TIMEOUT_MS / 5) },
         logger: log,
         registry: metrics,
-        start: (consumer) => runDeliveryConsumer(consumer, { topic: deliveryTopic, sessions, logger: log, consumed }),
+        start: (consumer) => runDeliveryConsumer(consumer, { topic: deliveryTopic, sessions, logger: log, metrics: gatewayMetrics }),
       });
       await presence.start();
 

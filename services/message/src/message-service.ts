@@ -66,6 +66,11 @@ export function startMessageService(config: MessageConfig, options: MessageServi
         labelNames: ["topic", "outcome"] as const,
         registers: [metrics],
       });
+      const persisted = new Counter({
+        name: "message_messages_persisted_total",
+        help: "Messages stored (or found already stored, on a replay) and handed to delivery",
+        registers: [metrics],
+      });
 
       const group = (suffix: string): ConsumerConfig => ({
         groupId: `${prefix}${config.MESSAGE_CONSUMER_GROUP}${suffix}`,
@@ -86,7 +91,7 @@ export function startMessageService(config: MessageConfig, options: MessageServi
             schema: messageSendSchema,
             logger: logger.child({ component: "send-consumer" }),
             processed,
-            handle: createSendHandler({ conversations, messages, maxContentLength: config.MESSAGE_MAX_LENGTH, delivery }),
+            handle: createSendHandler({ conversations, messages, maxContentLength: config.MESSAGE_MAX_LENGTH, delivery, onPersisted: (n) => persisted.inc(n) }),
           }),
       });
       const readConsumer = superviseConsumer({

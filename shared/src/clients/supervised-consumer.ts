@@ -40,6 +40,7 @@ interface ConsumerMetrics {
   state: Gauge<"consumer" | "state">;
   crashes: Counter<"consumer" | "restart">;
   rebuilds: Counter<"consumer" | "reason">;
+  lag: Gauge<"group" | "topic" | "partition">;
 }
 
 const metricsByRegistry = new WeakMap<Registry, ConsumerMetrics>();
@@ -64,6 +65,12 @@ function consumerMetrics(registry: Registry): ConsumerMetrics {
         name: "kafka_consumer_rebuilds_total",
         help: "Consumers rebuilt and re-joined by the supervisor, by reason",
         labelNames: ["consumer", "reason"] as const,
+        registers: [registry],
+      }),
+      lag: new Gauge({
+        name: "kafka_consumer_lag",
+        help: "Records behind the partition's end after the last batch this process handled (high watermark - 1 - last offset)",
+        labelNames: ["group", "topic", "partition"] as const,
         registers: [registry],
       }),
     };
@@ -106,6 +113,9 @@ export function superviseConsumer(options: SupervisedConsumerOptions): Supervise
     const mine = () => gen === generation && !stopped;
     consumer.on(consumer.events.GROUP_JOIN, () => mine() && setState("joined"));
     consumer.on(consumer.events.REBALANCING, () => mine() && setState("rebalancing"));
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      metrics?.lag.set({ group: config.groupId, topic: payload.topic, partition: String(payload.partition) }, Math.max(0, Number(payload.offsetLag)));
+    });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       if (!mine()) return;
       metrics?.crashes.inc({ consumer: name, restart: String(payload.restart) });

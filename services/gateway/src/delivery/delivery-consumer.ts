@@ -1,15 +1,21 @@
 import type { Consumer } from "kafkajs";
-import type { Counter } from "prom-client";
 import type { Logger } from "@chat/shared";
 import { deliveryEventSchema, type DeliveryEvent } from "@chat/shared/contracts";
+import type { GatewayMetrics } from "../gateway-metrics.ts";
 import { deliverMessage, type LocalSessions } from "../socket/sessions.ts";
 
 /** Hands one delivery event to the recipient's devices on this gateway. */
-export function dispatchDelivery(event: DeliveryEvent, sessions: LocalSessions): void {
+export function dispatchDelivery(event: DeliveryEvent, sessions: LocalSessions, metrics?: Pick<GatewayMetrics, "messageDelivered">): void {
   switch (event.type) {
-    case "message":
-      for (const s of sessions.ofUser(event.recipientId)) deliverMessage(s, event.message);
+    case "message": {
+      let devices = 0;
+      for (const s of sessions.ofUser(event.recipientId)) {
+        deliverMessage(s, event.message);
+        devices++;
+      }
+      metrics?.messageDelivered(event.message, devices);
       return;
+    }
     case "read":
       for (const s of sessions.ofUser(event.recipientId)) {
         s.emit("message_read", { conversationId: event.conversationId, userId: event.userId, seq: event.seq });
@@ -43,14 +49,14 @@ export interface DeliveryConsumerDeps {
   topic: string;
   sessions: LocalSessions;
   logger: Logger;
-  consumed: Counter<"type">;
+  metrics: GatewayMetrics;
 }
 
 /**
  * Reads this gateway's own delivery topic (and nothing else): its delivery work grows
  * with its own users, not with the number of gateways.
  */
-export async function runDeliveryConsumer(consumer: Consumer, { topic, sessions, logger, consumed }: DeliveryConsumerDeps): Promise<void> {
+export async function runDeliveryConsumer(consumer: Consumer, { topic, sessions, logger, metrics }: DeliveryConsumerDeps): Promise<void> {
   // A gateway's group has committed offsets from its first event on; `fromBeginning` only
   // matters when an offset is missing or out of range, and then a replay (which devices
   // de-duplicate by messageId) beats skipping to the end and losing what was in between.
@@ -67,10 +73,10 @@ export async function runDeliveryConsumer(consumer: Consumer, { topic, sessions,
           }
         })();
         if (parsed?.success) {
-          consumed.inc({ type: parsed.data.type });
-          dispatchDelivery(parsed.data, sessions);
+          metrics.consumed.inc({ type: parsed.data.type });
+          dispatchDelivery(parsed.data, sessions, metrics);
         } else {
-          consumed.inc({ type: "invalid" });
+          metrics.consumed.inc({ type: "invalid" });
           logger.warn({ topic, offset: message.offset }, "invalid delivery event skipped");
         }
         resolveOffset(message.offset);

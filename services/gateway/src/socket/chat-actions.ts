@@ -37,6 +37,8 @@ export interface ChatActionsDeps {
   resumeMaxPerConversation: number;
   /** How long a resume retries its reads before it fails. */
   resumeRetryMs: number;
+  /** Called once per message acknowledged to its sender. */
+  onMessageSent?: () => void;
 }
 
 const isRetriable = (err: unknown) => isAppError(err) && err.retriable;
@@ -109,6 +111,7 @@ export function createChatActions(deps: ChatActionsDeps) {
         return { messageId: record.messageId, durable: produce(deps.sendTopic, message) };
       });
       await durable;
+      deps.onMessageSent?.();
       return { messageId };
     },
 

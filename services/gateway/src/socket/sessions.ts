@@ -116,6 +116,10 @@ export function createLocalSessions() {
     get size(): number {
       return count;
     },
+    /** Distinct users with a device here. */
+    get users(): number {
+      return byUser.size;
+    },
   };
 }
 

@@ -7,7 +7,7 @@ import { persistMessages, type PersistDeps, type Rejected } from "./persist-mess
  * `message.send` -> MongoDB -> one `message` delivery event per participant (the sender's
  * devices included), durable in Kafka. Only then may the offsets move.
  */
-export function createSendHandler(deps: PersistDeps & { delivery: DeliveryPublisher }) {
+export function createSendHandler(deps: PersistDeps & { delivery: DeliveryPublisher; onPersisted?: (count: number) => void }) {
   return async (records: MessageSend[], origins: string[]): Promise<Rejected[]> => {
     const { toDeliver, rejected } = await persistMessages(records, origins, deps);
     const events: RecipientEvent[] = [];
@@ -15,6 +15,7 @@ export function createSendHandler(deps: PersistDeps & { delivery: DeliveryPublis
       for (const recipientId of participantIds) events.push({ v: 1, type: "message", recipientId, message });
     }
     await deps.delivery.publish(events);
+    deps.onPersisted?.(toDeliver.length);
     return rejected;
   };
 }
