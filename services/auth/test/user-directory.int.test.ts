@@ -71,18 +71,30 @@ describe("user directory: listings by key", () => {
     expect(await listAll(users, 100)).toEqual(listed);
   });
 
-  it("pages active users only, and refuses a cursor it did not hand out", async () => {
+  it("pages the planner's users from the directory alone, puts back a user a crash left out, and refuses a cursor it did not hand out", async () => {
     const { mongo, users } = await freshStore();
     const made = await users.seed(Array.from({ length: 30 }, (_, i) => `act${i}`), "x");
-    await mongo.db.collection<UserDoc>("users").updateOne({ _id: made[3]!._id }, { $set: { active: false } });
-    const ids: string[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await users.activeIds(4, cursor);
-      ids.push(...page.ids);
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor);
-    expect(ids).toEqual(made.filter((_, i) => i !== 3).map((u) => u._id));
+    await expect(register(users, "ACT3")).rejects.toBeInstanceOf(ConflictError); // leaves an empty position
+    const late = await register(users, "late");
+    const all = async () => {
+      const ids: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await users.activeIds(4, cursor);
+        ids.push(...page.ids);
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      return ids;
+    };
+    expect(await all()).toEqual([...made.map((u) => u._id), late._id]);
+
+    // A crash between the user's insert and its directory entry: out of every listing until it logs in.
+    const lost = made[7]!;
+    await mongo.db.collection("user_directory").updateOne({ _id: 0 as never }, { $unset: { [`at.p${lost.dirPos}`]: "" } });
+    expect(await all()).not.toContain(lost._id);
+    await users.ensureListed((await users.findByLogin(lost.username))!);
+    expect(await all()).toEqual([...made.map((u) => u._id), late._id]);
+
     await expect(users.list(5, "usernameKey-from-before")).rejects.toMatchObject({ status: 400, code: "VALIDATION_FAILED" });
     expect((await users.list(5, "999999")).users).toEqual([]);
   });

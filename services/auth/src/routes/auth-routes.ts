@@ -41,6 +41,7 @@ export function createAuthRoutes({ users, tokens, verifier, bcryptCost }: AuthRo
     const user = await users.findByLogin(input.login);
     const ok = await bcrypt.compare(input.password, user?.passwordHash ?? dummyHash);
     if (!user || !ok || !user.active) throw new UnauthorizedError("Invalid login or password", "INVALID_CREDENTIALS");
+    await users.ensureListed(user);
     const pair = await tokens.startSession({ id: user._id, username: user.username }, clientMeta(req));
     res.json({ user: toSelfUser(user), ...pair });
   });

@@ -8,11 +8,12 @@ export const DIRECTORY_BUCKET = 1000;
  * active users) reads buckets by key and never sorts or ranges over `users` (a scan on the
  * Mongo-wire stand-in, which uses an index only for plain equality or `$in` on one unique field).
  *
- * A registration reserves a position (`$inc` on one counter), writes its user id at that position
- * (`user_directory` bucket `floor(pos / 1000)`, field `at.p<pos % 1000>`), then inserts the user
- * with `dirPos` = that position. A reader trusts a position only when the user it names exists
- * and carries the same `dirPos`, so an insert that failed (a taken username) or a position
- * written twice by a re-run leaves nothing wrong behind: it is skipped.
+ * A registration reserves a position (`$inc` on one counter), inserts the user with `dirPos` =
+ * that position, and only then writes its id there (`user_directory` bucket `floor(pos / 1000)`,
+ * field `at.p<pos % 1000>`). So every id in the directory is a user that exists: a registration
+ * refused (a taken username) leaves an empty position, which readers skip. A crash between the
+ * insert and the write leaves the user out of the directory until their next login, which puts
+ * them back (`ensureListed`).
  */
 interface BucketDoc {
   _id: number;
@@ -30,7 +31,25 @@ export function createUserDirectory(db: Db) {
   const buckets: Collection<BucketDoc> = db.collection<BucketDoc>("user_directory");
   const counters: Collection<CounterDoc> = db.collection<CounterDoc>("counters");
 
+  /** Writes each user id at its position: one update per bucket touched. */
+  async function placeAll(entries: Array<{ pos: number; userId: string }>): Promise<void> {
+    const byBucket = new Map<number, Record<string, string>>();
+    for (const { pos, userId } of entries) {
+      const bucket = Math.floor(pos / DIRECTORY_BUCKET);
+      const set = byBucket.get(bucket) ?? {};
+      set[`at.p${pos % DIRECTORY_BUCKET}`] = userId;
+      byBucket.set(bucket, set);
+    }
+    if (byBucket.size === 0) return;
+    await buckets.bulkWrite(
+      [...byBucket].map(([bucket, set]) => ({ updateOne: { filter: { _id: bucket }, update: { $set: set }, upsert: true } })),
+      { ordered: false },
+    );
+  }
+
   return {
+    placeAll,
+
     /** Reserves `count` consecutive positions; returns the first. */
     async reserve(count: number): Promise<number> {
       for (let attempt = 0; ; attempt++) {
@@ -44,26 +63,21 @@ export function createUserDirectory(db: Db) {
       }
     },
 
-    /** Writes user ids at consecutive positions from `first`: one update per bucket touched. */
-    async place(first: number, userIds: string[]): Promise<void> {
-      const byBucket = new Map<number, Record<string, string>>();
-      userIds.forEach((id, i) => {
-        const pos = first + i;
-        const bucket = Math.floor(pos / DIRECTORY_BUCKET);
-        const set = byBucket.get(bucket) ?? {};
-        set[`at.p${pos % DIRECTORY_BUCKET}`] = id;
-        byBucket.set(bucket, set);
-      });
-      if (byBucket.size === 0) return;
-      await buckets.bulkWrite(
-        [...byBucket].map(([bucket, set]) => ({ updateOne: { filter: { _id: bucket }, update: { $set: set }, upsert: true } })),
-        { ordered: false },
-      );
+    /** Writes user ids at consecutive positions from `first`. */
+    place(first: number, userIds: string[]): Promise<void> {
+      return placeAll(userIds.map((userId, i) => ({ pos: first + i, userId })));
     },
 
     /** Positions handed out so far (the end of the directory). */
     async size(): Promise<number> {
       return (await counters.findOne({ _id: COUNTER }))?.next ?? 0;
+    },
+
+    /** Whether `userId` is written at `pos`. */
+    async holds(pos: number, userId: string): Promise<boolean> {
+      const field = `at.p${pos % DIRECTORY_BUCKET}`;
+      const doc = await buckets.findOne({ _id: Math.floor(pos / DIRECTORY_BUCKET) }, { projection: { [field]: 1 } });
+      return doc?.at?.[`p${pos % DIRECTORY_BUCKET}`] === userId;
     },
 
     /** The user ids written at positions [from, to), in order, with the position of each. */

@@ -49,30 +49,29 @@ export function createUserStore(db: Db) {
   const directory = createUserDirectory(db);
 
   /**
-   * Walks the directory from `from` until `want` users that pass `keep` are found or its end is
-   * reached, skipping positions whose user does not exist or names another position.
+   * Walks the directory from `from` until `want` entries that `load` keeps are found or its end
+   * is reached, skipping empty positions (refused or in-flight registrations).
    */
-  async function walk(from: number, want: number, keep: (u: UserDoc) => boolean, projection?: Record<string, 1>) {
+  async function walk<T>(from: number, want: number, load: (entries: Array<{ pos: number; userId: string }>) => Promise<Array<T | undefined>>) {
     const end = await directory.size();
-    const found: UserDoc[] = [];
+    const found: T[] = [];
     let pos = from;
     for (let reads = 0; found.length < want && pos < end && reads < LIST_MAX_READS; reads++) {
       const to = Math.min(end, pos + (want - found.length) * LIST_WINDOW_SLACK);
       const entries = await directory.range(pos, to);
-      const docs = entries.length === 0 ? [] : await users.find({ _id: { $in: entries.map((e) => e.userId) } }, projection ? { projection: { ...projection, dirPos: 1 } } : {}).toArray();
-      const byId = new Map(docs.map((d) => [d._id, d]));
+      const loaded = entries.length === 0 ? [] : await load(entries);
       pos = to;
-      for (const e of entries) {
-        const u = byId.get(e.userId);
-        if (!u || u.dirPos !== e.pos || !keep(u)) continue;
-        found.push(u);
+      for (const [i, e] of entries.entries()) {
+        const item = loaded[i];
+        if (item === undefined) continue;
+        found.push(item);
         if (found.length === want) {
           pos = e.pos + 1;
           break;
         }
       }
     }
-    return { users: found, next: pos < end ? pos : null };
+    return { items: found, next: pos < end ? pos : null };
   }
 
   return {
@@ -87,7 +86,6 @@ export function createUserStore(db: Db) {
       const now = new Date();
       const id = randomUUID();
       const dirPos = await directory.reserve(1);
-      await directory.place(dirPos, [id]);
       const doc: UserDoc = {
         _id: id,
         username: input.username,
@@ -112,7 +110,13 @@ export function createUserStore(db: Db) {
         }
         throw err;
       }
+      await directory.place(dirPos, [id]);
       return doc;
+    },
+
+    /** Puts a user back in the directory if a crash kept them out of it (see user-directory.ts). */
+    async ensureListed(user: UserDoc): Promise<void> {
+      if (user.dirPos !== undefined && !(await directory.holds(user.dirPos, user._id))) await directory.place(user.dirPos, [user._id]);
     },
 
     /**
@@ -141,12 +145,14 @@ export function createUserStore(db: Db) {
           updatedAt: now,
         }));
       if (missing.length > 0) {
-        await directory.place(first, missing.map((u) => u._id));
         await users.insertMany(missing, { ordered: false }).catch((err: unknown) => {
           if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
         });
       }
       const found = await users.find({ usernameKey: { $in: keys } }).toArray();
+      // The ones this call inserted (a concurrent seed may have won some names): into the directory.
+      const mine = found.filter((u) => u.dirPos !== undefined && u.dirPos >= first && u.dirPos < first + names.length);
+      await directory.placeAll(mine.map((u) => ({ pos: u.dirPos!, userId: u._id })));
       const byKey = new Map(found.map((u) => [u.usernameKey, u]));
       return keys.map((k) => byKey.get(k)).filter((u): u is UserDoc => u !== undefined);
     },
@@ -179,14 +185,21 @@ export function createUserStore(db: Db) {
      * stable under inserts (new users go to the end), every read by key.
      */
     async list(limit: number, cursor: string | undefined): Promise<{ users: UserDoc[]; nextCursor: string | null }> {
-      const page = await walk(cursorPosition(cursor), limit, () => true);
-      return { users: page.users, nextCursor: page.next === null ? null : String(page.next) };
+      const page = await walk(cursorPosition(cursor), limit, async (entries) => {
+        const byId = new Map((await users.find({ _id: { $in: entries.map((e) => e.userId) } }).toArray()).map((d) => [d._id, d]));
+        return entries.map((e) => byId.get(e.userId));
+      });
+      return { users: page.items, nextCursor: page.next === null ? null : String(page.next) };
     },
 
-    /** Ids of active users, a page at a time (the AutoMessage planner reads them all). */
+    /**
+     * Ids of active users, a page at a time (the AutoMessage planner reads them all), from the
+     * directory alone: every id in it is a user that exists, and no route deactivates a user
+     * (one that did would take the user out of the directory).
+     */
     async activeIds(limit: number, cursor: string | undefined): Promise<{ ids: string[]; nextCursor: string | null }> {
-      const page = await walk(cursorPosition(cursor), limit, (u) => u.active, { _id: 1, active: 1 });
-      return { ids: page.users.map((u) => u._id), nextCursor: page.next === null ? null : String(page.next) };
+      const page = await walk(cursorPosition(cursor), limit, (entries) => Promise.resolve(entries.map((e) => e.userId)));
+      return { ids: page.items, nextCursor: page.next === null ? null : String(page.next) };
     },
 
     /**
@@ -198,17 +211,22 @@ export function createUserStore(db: Db) {
       const marker = db.collection<{ _id: string; at: Date }>("migrations");
       if (await marker.findOne({ _id: "users.directory.v1" })) return 0;
       let n = 0;
-      let batch: string[] = [];
+      let batch: Array<{ _id: string; dirPos?: number }> = [];
       const flush = async () => {
         if (batch.length === 0) return;
-        const first = await directory.reserve(batch.length);
-        await directory.place(first, batch);
-        await users.bulkWrite(batch.map((id, i) => ({ updateOne: { filter: { _id: id }, update: { $set: { dirPos: first + i } } } })), { ordered: false });
+        const fresh = batch.filter((u) => u.dirPos === undefined);
+        if (fresh.length > 0) {
+          const first = await directory.reserve(fresh.length);
+          fresh.forEach((u, i) => (u.dirPos = first + i));
+          await users.bulkWrite(fresh.map((u) => ({ updateOne: { filter: { _id: u._id }, update: { $set: { dirPos: u.dirPos! } } } })), { ordered: false });
+        }
+        // Positions given by an earlier, interrupted run are written again (idempotent).
+        await directory.placeAll(batch.map((u) => ({ pos: u.dirPos!, userId: u._id })));
         n += batch.length;
         batch = [];
       };
-      for await (const u of users.find({ dirPos: { $exists: false } }).project<{ _id: string }>({ _id: 1 })) {
-        batch.push(u._id);
+      for await (const u of users.find({}).project<{ _id: string; dirPos?: number }>({ _id: 1, dirPos: 1 })) {
+        batch.push(u);
         if (batch.length === 1000) await flush();
       }
       await flush();
