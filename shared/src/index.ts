@@ -23,6 +23,7 @@ export * from "./messaging/message-id.ts";
 export * from "./clients/batching-producer.ts";
 export * from "./clients/supervised-consumer.ts";
 export * from "./clients/send-batch.ts";
+export * from "./clients/internal-client.ts";
 export * from "./messaging/pipeline-topics.ts";
 export * from "./messaging/send-record.ts";
 export * from "./delivery/delivery-publisher.ts";

@@ -7,4 +7,6 @@ export * from "./topics/index.ts";
 export * from "./http/conversations.ts";
 export * from "./socket.ts";
 export * from "./queues/message-sending-queue.ts";
+export * from "./internal/route.ts";
 export * from "./internal/users.ts";
+export * from "./internal/conversations.ts";

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { DependencyError, INTERNAL_TOKEN_HEADER, NotFoundError, ValidationError } from "@chat/shared";
+import { NotFoundError, ValidationError, createInternalClient } from "@chat/shared";
+import { usersExistRoute } from "@chat/shared/contracts";
 import { directConversationId, type ConversationDoc, type ConversationStore } from "../store/conversation-store.ts";
 
 export interface ConversationCreatorDeps {
@@ -14,20 +15,9 @@ export interface ConversationCreatorDeps {
  * conversation's id comes from its pair, so concurrent creates meet on one document.
  */
 export function createConversationCreator({ conversations, authUrl, internalToken, groupMaxMembers }: ConversationCreatorDeps) {
+  const auth = createInternalClient({ service: "Auth service", baseUrl: authUrl, internalToken });
   async function assertUsersExist(ids: string[]): Promise<void> {
-    let res: Response;
-    try {
-      res = await fetch(new URL("/internal/users/exist", authUrl), {
-        method: "POST",
-        headers: { "content-type": "application/json", [INTERNAL_TOKEN_HEADER]: internalToken },
-        body: JSON.stringify({ ids }),
-        signal: AbortSignal.timeout(5000),
-      });
-    } catch (err) {
-      throw new DependencyError("Auth service unavailable", err);
-    }
-    if (!res.ok) throw new DependencyError(`Auth service answered ${res.status}`);
-    const { missing } = (await res.json()) as { missing: string[] };
+    const { missing } = await auth.call(usersExistRoute, { body: { ids } });
     if (missing.length > 0) throw new NotFoundError(`Unknown user(s): ${missing.join(", ")}`, "USER_NOT_FOUND");
   }
 

@@ -1,0 +1,42 @@
+import { idSchema, z } from "../zod.ts";
+import { historyQuerySchema, historyResponseSchema } from "../http/conversations.ts";
+import { internalRoute } from "./route.ts";
+
+// The message service's internal routes (`/internal` on the message service, behind the
+// internal token). Callers have already authenticated the user they act for.
+
+/** The direct conversation of two users, created when missing (the AutoMessage worker). */
+export const directConversationRoute = internalRoute({
+  method: "POST",
+  path: "/internal/conversations/direct",
+  body: z.object({ userIds: z.tuple([idSchema, idSchema]) }).strict(),
+  query: undefined,
+  response: z.object({ conversationId: z.string(), created: z.boolean() }),
+});
+
+/** Who is in a conversation (gateways cache it: membership is fixed at creation). */
+export const participantsRoute = internalRoute({
+  method: "GET",
+  path: "/internal/conversations/:id/participants",
+  body: undefined,
+  query: undefined,
+  response: z.object({ conversationId: z.string(), participantIds: z.array(idSchema) }),
+});
+
+/** A history page, as the public route gives it (gateways' resume). */
+export const internalHistoryRoute = internalRoute({
+  method: "GET",
+  path: "/internal/conversations/:id/messages",
+  body: undefined,
+  query: historyQuerySchema,
+  response: historyResponseSchema,
+});
+
+/** Everyone who shares a conversation with this user: who hears about their presence. */
+export const contactsRoute = internalRoute({
+  method: "GET",
+  path: "/internal/users/:id/contacts",
+  body: undefined,
+  query: undefined,
+  response: z.object({ userId: idSchema, contactIds: z.array(idSchema) }),
+});
