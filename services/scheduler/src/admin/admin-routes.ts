@@ -2,11 +2,8 @@ import { timingSafeEqual } from "node:crypto";
 import { Router, type RequestHandler } from "express";
 import { UnauthorizedError, bearerToken, validate } from "@chat/shared";
 import { z } from "@chat/shared/contracts";
-import type { AmqpDependency } from "@chat/shared";
-import type { AutoMessageStore } from "../automessages/automessage-store.ts";
-import type { AutoMessageQueues } from "../automessages/topology.ts";
+import { autoMessageCommands } from "../automessages/commands.ts";
 import type { JobRunner } from "../jobs/job-runner.ts";
-import { planAutoMessages } from "../automessages/planner.ts";
 import { parseDuration } from "../automessages/duration.ts";
 import type { SchedulerDeps } from "../jobs/scheduler-deps.ts";
 
@@ -26,43 +23,23 @@ function requireAdmin(token: string): RequestHandler {
   };
 }
 
-/** Queue depths next to the document counts: what an operator needs to see the pipeline. */
-export async function autoMessageStats(store: AutoMessageStore, amqp: AmqpDependency, queues: AutoMessageQueues) {
-  const channel = amqp.channel();
-  const depth = async (q: string) => (await channel.checkQueue(q)).messageCount;
-  const [documents, main, dlq, retrying] = await Promise.all([
-    store.stats(),
-    depth(queues.main),
-    depth(queues.dlq),
-    Promise.all(queues.retry.map(depth)).then((d) => d.reduce((a, b) => a + b, 0)),
-  ]);
-  return { ...documents, queues: { [queues.main]: main, retrying, [queues.dlq]: dlq } };
-}
-
 /** `/admin/automessages/*`: the operators' plan / queue / stats, behind the admin token. */
 export function createAdminRoutes({ adminToken, runner, deps }: { adminToken: string; runner: JobRunner; deps: SchedulerDeps }): Router {
   const router = Router();
   router.use(requireAdmin(adminToken));
+  const commands = autoMessageCommands(deps, runner);
 
   router.post("/automessages/plan", async (req, res) => {
     const input = validate(planRequestSchema, req.body ?? {});
-    // The nightly job's plan id is the date; an on-demand plan with another window gets its own.
-    const result = input.sendWithin || input.planId
-      ? await planAutoMessages(deps.db, deps.store, deps.activeUsers, {
-          planId: input.planId ?? `manual-${new Date().toISOString()}`,
-          contents: deps.settings.AUTOMESSAGE_CONTENTS,
-          sendWithinMs: input.sendWithin ? parseDuration(input.sendWithin)! : deps.settings.PLAN_SEND_WITHIN,
-        })
-      : await runner.runNow("automessage-planner");
-    res.json({ result });
+    res.json({ result: await commands.plan({ planId: input.planId, sendWithinMs: input.sendWithin ? parseDuration(input.sendWithin) : undefined }) });
   });
 
   router.post("/automessages/queue", async (_req, res) => {
-    res.json({ result: await runner.runNow("automessage-queue") });
+    res.json({ result: await commands.queue() });
   });
 
   router.get("/automessages/stats", async (_req, res) => {
-    res.json(await autoMessageStats(deps.store, deps.amqp, deps.queues));
+    res.json(await commands.stats());
   });
 
   return router;

@@ -1,8 +1,7 @@
 import { parseArgs } from "node:util";
 import { createAmqp, createLogger, createMongo, createRedis, loadConfig } from "@chat/shared";
-import { autoMessageStats } from "../admin/admin-routes.ts";
+import { autoMessageCommands } from "../automessages/commands.ts";
 import { parseDuration } from "../automessages/duration.ts";
-import { planAutoMessages } from "../automessages/planner.ts";
 import { schedulerConfigSchema } from "../config.ts";
 import { createSchedulerCore } from "../jobs/scheduler-core.ts";
 
@@ -38,22 +37,13 @@ async function main(): Promise<number> {
   const amqp = await createAmqp({ url: config.AMQP_URL, logger });
   try {
     const { deps, runner } = await createSchedulerCore(config, { mongo, redis, amqp }, logger, `cli-${process.pid}`);
-    const { store, queues } = deps;
-    let result: unknown;
-    if (command === "plan") {
-      result =
-        sendWithin || values["plan-id"]
-          ? await planAutoMessages(mongo.db, store, deps.activeUsers, {
-              planId: values["plan-id"] ?? `manual-${new Date().toISOString()}`,
-              contents: config.AUTOMESSAGE_CONTENTS,
-              sendWithinMs: sendWithin ? parseDuration(sendWithin)! : config.PLAN_SEND_WITHIN,
-            })
-          : await runner.runNow("automessage-planner");
-    } else if (command === "queue") {
-      result = await runner.runNow("automessage-queue");
-    } else {
-      result = await autoMessageStats(store, amqp, queues);
-    }
+    const commands = autoMessageCommands(deps, runner);
+    const result =
+      command === "plan"
+        ? await commands.plan({ planId: values["plan-id"], sendWithinMs: sendWithin ? parseDuration(sendWithin) : undefined })
+        : command === "queue"
+          ? await commands.queue()
+          : await commands.stats();
     console.log(JSON.stringify(result, null, 2));
     return 0;
   } finally {
