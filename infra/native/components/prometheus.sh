@@ -84,9 +84,9 @@ prometheus_down() { proc_stop prometheus; }
 
 prometheus_line() {
   if proc_running prometheus && port_open "$PROMETHEUS_PORT"; then
-    printf '%-9s up    http://%s:%s (Prometheus %s)\n' prometheus "$HOST" "$PROMETHEUS_PORT" "$(prometheus --version 2>&1 | head -n 1 | grep -o 'version [0-9.]*' | cut -d' ' -f2)"
+    printf '%-10s up    http://%s:%s (Prometheus %s)\n' prometheus "$HOST" "$PROMETHEUS_PORT" "$(prometheus --version 2>&1 | head -n 1 | grep -o 'version [0-9.]*' | cut -d' ' -f2)"
   else
-    printf '%-9s down\n' prometheus
+    printf '%-10s down\n' prometheus
     return 1
   fi
 }
