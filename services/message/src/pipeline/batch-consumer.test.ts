@@ -1,0 +1,96 @@
+import type { Consumer, EachBatchPayload, KafkaMessage, Producer, ProducerBatch } from "kafkajs";
+import { describe, expect, it } from "vitest";
+import { createLogger } from "@chat/shared";
+import { z } from "@chat/shared/contracts";
+import { runBatchConsumer } from "./batch-consumer.ts";
+
+const logger = createLogger({ name: "test", level: "silent" });
+const schema = z.object({ n: z.number() });
+
+/** A kafkajs consumer that hands `eachBatch` to the test, and records what is committed. */
+function fakeConsumer() {
+  const commits: string[] = [];
+  let eachBatch: ((payload: EachBatchPayload) => Promise<void>) | undefined;
+  const consumer = {
+    subscribe: async () => undefined,
+    run: async (config: { eachBatch: (payload: EachBatchPayload) => Promise<void> }) => {
+      eachBatch = config.eachBatch;
+    },
+    commitOffsets: async (offsets: Array<{ partition: number; offset: string }>) => {
+      commits.push(...offsets.map((o) => `${o.partition}:${o.offset}`));
+    },
+  } as unknown as Consumer;
+  const deliver = (values: string[], partition = 0) => {
+    const messages = values.map((value, i) => ({ offset: String(100 + i), value: Buffer.from(value), key: Buffer.from("k"), headers: {} }) as unknown as KafkaMessage);
+    return eachBatch!({
+      batch: { topic: "t", partition, messages },
+      resolveOffset: () => undefined,
+      heartbeat: async () => undefined,
+      isRunning: () => true,
+      isStale: () => false,
+    } as unknown as EachBatchPayload);
+  };
+  return { consumer, commits, deliver };
+}
+
+function fakeProducer() {
+  const sent: ProducerBatch[] = [];
+  return { producer: { sendBatch: async (b: ProducerBatch) => void sent.push(b) } as unknown as Producer, sent };
+}
+
+describe("runBatchConsumer", () => {
+  it("commits a chunk's offsets only once its handling resolved", async () => {
+    const { consumer, commits, deliver } = fakeConsumer();
+    let release!: () => void;
+    const handled: Array<{ records: unknown[]; origins: string[] }> = [];
+    await runBatchConsumer(consumer, {
+      dlqProducer: fakeProducer().producer,
+      topic: "t",
+      dlqTopic: "t.dlq",
+      schema,
+      logger,
+      handle: async (records, origins) => {
+        handled.push({ records, origins });
+        await new Promise<void>((r) => (release = r));
+        return [];
+      },
+    });
+    const running = deliver(['{"n":1}', '{"n":2}']);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(handled).toEqual([{ records: [{ n: 1 }, { n: 2 }], origins: ["t:0:100", "t:0:101"] }]);
+    expect(commits).toEqual([]);
+    release();
+    await running;
+    expect(commits).toEqual(["0:102"]);
+  });
+
+  it("commits nothing when handling fails, so the batch is read again", async () => {
+    const { consumer, commits, deliver } = fakeConsumer();
+    await runBatchConsumer(consumer, { dlqProducer: fakeProducer().producer, topic: "t", dlqTopic: "t.dlq", schema, logger, handle: () => Promise.reject(new Error("store down")) });
+    await expect(deliver(['{"n":1}'])).rejects.toThrow("store down");
+    expect(commits).toEqual([]);
+  });
+
+  it("dead-letters malformed, off-schema and refused records with their reason and source, then commits past them", async () => {
+    const { consumer, commits, deliver } = fakeConsumer();
+    const dlq = fakeProducer();
+    await runBatchConsumer(consumer, {
+      dlqProducer: dlq.producer,
+      topic: "t",
+      dlqTopic: "t.dlq",
+      schema,
+      logger,
+      chunkSize: 2,
+      handle: async (records) => records.filter((r) => r.n === 3).map((record) => ({ record, reason: "REFUSED" })),
+    });
+    await deliver(["{not json", '{"n":"x"}', '{"n":3}', '{"n":4}', '{"n":5}'], 2);
+    const dead = dlq.sent.flatMap((b) => b.topicMessages!.flatMap((t) => t.messages.map((m) => ({ topic: t.topic, value: String(m.value), headers: m.headers }))));
+    expect(dead).toEqual([
+      { topic: "t.dlq", value: "{not json", headers: { reason: "MALFORMED_JSON", "source-topic": "t", "source-partition": "2", "source-offset": "100" } },
+      { topic: "t.dlq", value: '{"n":"x"}', headers: { reason: "SCHEMA_INVALID", "source-topic": "t", "source-partition": "2", "source-offset": "101" } },
+      { topic: "t.dlq", value: '{"n":3}', headers: { reason: "REFUSED", "source-topic": "t", "source-partition": "2", "source-offset": "102" } },
+    ]);
+    // One commit per chunk of 2, each after its chunk was handled and dead-lettered.
+    expect(commits).toEqual(["2:102", "2:104", "2:105"]);
+  });
+});
