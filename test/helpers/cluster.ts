@@ -71,6 +71,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     INTERNAL_API_TOKEN: `internal-${id}`,
     AUTH_URL: `http://127.0.0.1:${authPort}`,
     MESSAGE_URL: `http://127.0.0.1:${messagePorts[0]}`,
+    // The ops console's charts sample this cluster's processes, never a Prometheus on the box.
+    PROMETHEUS_URL: "",
     ...options.env,
   };
   const started: ServiceProcess[] = [];
@@ -85,10 +87,13 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
   // Topics are created by the message service; gateways start once it is ready.
   await Promise.all([auth, ...messages].map((s) => waitReady(s)));
   const gatewayProcs = await Promise.all(
-    Array.from({ length: gateways }, (_, i) => spawn(`gateway-${i}`, entries.gateway, { GATEWAY_ID: `${id}-gw${i}` })),
+    Array.from({ length: gateways }, async (_, i) => spawn(`gateway-${i}`, entries.gateway, { GATEWAY_ID: `${id}-gw${i}`, GRPC_PORT: String(await freePort()) })),
   );
-  const scheduler = automessages ? await spawn("scheduler", entries.scheduler) : undefined;
-  const worker = automessages ? await spawn("worker", entries.worker) : undefined;
+  // The scheduler's ops console lists this cluster's processes (scheduler and worker on the ports they get here).
+  const [schedulerPort, workerPort] = [await freePort(), await freePort()];
+  env.OPS_PROCESSES ??= [...[auth, ...messages, ...gatewayProcs].map((s) => `${s.name}=${s.url}`), `scheduler=http://127.0.0.1:${schedulerPort}`, `worker=http://127.0.0.1:${workerPort}`].join(",");
+  const scheduler = automessages ? await spawn("scheduler", entries.scheduler, {}, schedulerPort) : undefined;
+  const worker = automessages ? await spawn("worker", entries.worker, {}, workerPort) : undefined;
   await Promise.all([...gatewayProcs, ...(scheduler ? [scheduler] : []), ...(worker ? [worker] : [])].map((s) => waitReady(s)));
 
   return {

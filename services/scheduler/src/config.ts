@@ -48,11 +48,49 @@ export const automessageEnv = z.object({
   AUTOMESSAGE_RETRY_BASE: duration("2s"),
 });
 
+/** The native stack's processes, as `name=url`: what the operator console shows by default. */
+const NATIVE_PROCESSES = [
+  "gateway-3000=http://127.0.0.1:3000",
+  "gateway-3001=http://127.0.0.1:3001",
+  "auth=http://127.0.0.1:4001",
+  "message-1=http://127.0.0.1:4002",
+  "message-2=http://127.0.0.1:4012",
+  "scheduler=http://127.0.0.1:4003",
+  "worker=http://127.0.0.1:4004",
+].join(",");
+
+export const opsConsoleEnv = z.object({
+  /** The cluster's processes the operator console reads `/readyz` and `/metrics` of: comma list of `name=url`. */
+  OPS_PROCESSES: z
+    .string()
+    .default(NATIVE_PROCESSES)
+    .transform((v, ctx) =>
+      v
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean)
+        .map((entry) => {
+          const at = entry.indexOf("=");
+          const name = entry.slice(0, at).trim();
+          const url = entry.slice(at + 1).trim();
+          if (at <= 0 || !/^[A-Za-z0-9._-]{1,64}$/.test(name) || !URL.canParse(url)) {
+            ctx.addIssue({ code: z.ZodIssueCode.custom, message: `"${entry}" is not name=http://host:port` });
+          }
+          return { name, url: url.replace(/\/+$/, "") };
+        }),
+    )
+    .pipe(z.array(z.object({ name: z.string(), url: z.string() })).min(1, "needs at least one process")),
+  /** Prometheus the console's charts read recording rules from; empty: sample the processes' own counters. */
+  PROMETHEUS_URL: z.union([z.literal(""), z.string().url()]).default("http://127.0.0.1:9090"),
+});
+
 export const schedulerConfigSchema = baseEnv
   .merge(mongoEnv)
   .merge(redisEnv)
   .merge(amqpEnv)
+  .merge(kafkaEnv)
   .merge(internalEnv)
+  .merge(opsConsoleEnv)
   .merge(automessageEnv)
   .extend({
     /** HTTP port of the scheduler role (ops + admin endpoints). */

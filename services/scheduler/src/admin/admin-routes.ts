@@ -1,8 +1,8 @@
-import { timingSafeEqual } from "node:crypto";
-import { Router, type RequestHandler } from "express";
-import { UnauthorizedError, bearerToken, validate } from "@chat/shared";
+import { Router } from "express";
+import { validate } from "@chat/shared";
 import { z } from "@chat/shared/contracts";
 import { autoMessageCommands } from "../automessages/commands.ts";
+import { requireAdmin } from "./require-admin.ts";
 import type { JobRunner } from "../jobs/job-runner.ts";
 import { parseDuration } from "../automessages/duration.ts";
 import type { SchedulerDeps } from "../jobs/scheduler-deps.ts";
@@ -13,15 +13,6 @@ const planRequestSchema = z
     planId: z.string().regex(/^[A-Za-z0-9:._-]{1,64}$/).optional(),
   })
   .strict();
-
-function requireAdmin(token: string): RequestHandler {
-  const want = Buffer.from(token);
-  return (req, _res, next) => {
-    const got = Buffer.from(bearerToken(req.get("authorization")) ?? "");
-    if (got.length !== want.length || !timingSafeEqual(got, want)) next(new UnauthorizedError("Admin token required", "ADMIN_TOKEN_INVALID"));
-    else next();
-  };
-}
 
 /** `/admin/automessages/*`: the operators' plan / queue / stats, behind the admin token. */
 export function createAdminRoutes({ adminToken, runner, deps }: { adminToken: string; runner: JobRunner; deps: SchedulerDeps }): Router {

@@ -53,6 +53,11 @@ export interface AutoMessageStats {
   deadLettered: number;
 }
 
+/** One plan's (one night's) counts. */
+export interface PlanCounts extends AutoMessageStats {
+  planId: string;
+}
+
 /** A message of a plan before it is stored. */
 export interface PlannedMessage {
   _id: string;
@@ -181,6 +186,30 @@ export function createAutoMessageStore(db: Db) {
     const nonZero = Object.fromEntries(Object.entries(inc).filter(([, n]) => n !== 0));
     if (Object.keys(nonZero).length === 0) return;
     await counters.updateOne({ _id: planId }, { $inc: nonZero }, { upsert: true });
+  }
+
+  /** Each plan's counts, newest plan first (the plan list and the counters are read by key). */
+  async function planCounts(): Promise<PlanCounts[]> {
+    const planIds = (await meta.findOne({ _id: "plans" }))?.ids ?? [];
+    const out: PlanCounts[] = [];
+    for (let i = 0; i < planIds.length; i += KEYS_PER_READ) {
+      for (const c of await counters.find({ _id: { $in: planIds.slice(i, i + KEYS_PER_READ) } }).toArray()) {
+        const planned = c.planned ?? 0;
+        const queued = c.queued ?? 0;
+        const sent = c.sent ?? 0;
+        const deadLettered = c.deadLettered ?? 0;
+        out.push({
+          planId: c._id,
+          planned,
+          waiting: Math.max(0, planned - queued),
+          queued: Math.max(0, queued - sent - deadLettered),
+          sent,
+          failed: Math.max(0, c.failed ?? 0),
+          deadLettered,
+        });
+      }
+    }
+    return out.sort((a, b) => b.planId.localeCompare(a.planId));
   }
 
   async function registerPlan(planId: string): Promise<void> {
@@ -539,27 +568,43 @@ export function createAutoMessageStore(db: Db) {
       else if (!wasFailing) await bump(before.planId, { failed: 1 });
     },
 
-    /** Sums the per-plan counters (the plan list and the counters are read by key). */
+    planCounts,
+
+    /** The counts summed over every plan. */
     async stats(): Promise<AutoMessageStats> {
-      const planIds = (await meta.findOne({ _id: "plans" }))?.ids ?? [];
-      const sum = { planned: 0, queued: 0, sent: 0, failed: 0, deadLettered: 0 };
-      for (let i = 0; i < planIds.length; i += KEYS_PER_READ) {
-        for (const c of await counters.find({ _id: { $in: planIds.slice(i, i + KEYS_PER_READ) } }).toArray()) {
-          sum.planned += c.planned ?? 0;
-          sum.queued += c.queued ?? 0;
-          sum.sent += c.sent ?? 0;
-          sum.failed += c.failed ?? 0;
-          sum.deadLettered += c.deadLettered ?? 0;
-        }
-      }
-      return {
-        planned: sum.planned,
-        waiting: Math.max(0, sum.planned - sum.queued),
-        queued: Math.max(0, sum.queued - sum.sent - sum.deadLettered),
-        sent: sum.sent,
-        failed: Math.max(0, sum.failed),
-        deadLettered: sum.deadLettered,
-      };
+      const sum: AutoMessageStats = { planned: 0, waiting: 0, queued: 0, sent: 0, failed: 0, deadLettered: 0 };
+      for (const c of await planCounts()) for (const k of Object.keys(sum) as Array<keyof AutoMessageStats>) sum[k] += c[k];
+      return sum;
+    },
+
+    /**
+     * A dead-lettered AutoMessage goes back to the main queue (an operator's retry): no longer
+     * dead, its attempts start from zero and it counts as queued again. Single-winner like the
+     * other transitions: only the call whose "before" document was dead moves the counter.
+     * @returns the document before, or null when there is none
+     */
+    async markRetried(id: string, now = new Date()): Promise<AutoMessageDoc | null> {
+      const current = await automessages.findOne({ _id: id });
+      // Sent already (a leftover copy): nothing to reset; the worker will see it sent.
+      if (!current || current.isSent || !current.deadLetteredAt) return current;
+      const before = await automessages.findOneAndUpdate(
+        { _id: id },
+        { $set: { deadLetteredAt: null, attempts: 0, queuedAt: now, updatedAt: now } },
+        { returnDocument: "before" },
+      );
+      if (before?.deadLetteredAt && !before.isSent) await bump(before.planId, { deadLettered: -1 });
+      return before;
+    },
+
+    /** Undoes `markRetried` when the message could not be published after all (it stays dead-lettered). */
+    async unmarkRetried(before: AutoMessageDoc): Promise<void> {
+      if (!before.deadLetteredAt || before.isSent) return;
+      const undone = await automessages.findOneAndUpdate(
+        { _id: before._id },
+        { $set: { deadLetteredAt: before.deadLetteredAt, attempts: before.attempts, queuedAt: before.queuedAt, updatedAt: new Date() } },
+        { returnDocument: "before" },
+      );
+      if (undone && !undone.deadLetteredAt && !undone.isSent) await bump(before.planId, { deadLettered: 1 });
     },
   };
 }
