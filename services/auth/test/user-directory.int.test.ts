@@ -1,20 +1,9 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { ConflictError, createLogger, createMongo, type MongoDependency } from "@chat/shared";
-import { stackEnv, uniqueName } from "@chat/shared/testing";
+import { medianMs, stackEnv, uniqueName } from "@chat/shared/testing";
 import { createUserStore, type UserDoc, type UserStore } from "../src/users/user-store.ts";
 
 const logger = createLogger({ name: "test", level: "silent" });
-
-/** Median of `runs` timings of `fn`, in ms. */
-async function medianMs(runs: number, fn: () => Promise<unknown>): Promise<number> {
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const started = performance.now();
-    await fn();
-    times.push(performance.now() - started);
-  }
-  return times.sort((a, b) => a - b)[Math.floor(runs / 2)]!;
-}
 
 async function listAll(users: UserStore, limit: number): Promise<string[]> {
   const ids: string[] = [];

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger, createMongo, messageIdFor, type MongoDependency } from "@chat/shared";
-import { stackEnv, uniqueName } from "@chat/shared/testing";
+import { medianMs, stackEnv, uniqueName } from "@chat/shared/testing";
 import { createConversationStore, type ConversationDoc } from "../src/store/conversation-store.ts";
 import { createMessageStore, slotOf, type MessageDoc } from "../src/store/message-store.ts";
 
@@ -22,17 +22,6 @@ function messageDoc(conversationId: string, seq: number): MessageDoc {
     createdAt: new Date(),
     origin: `t:0:${seq}`,
   };
-}
-
-/** Median of `runs` timings of `fn`, in ms. */
-async function medianMs(runs: number, fn: () => Promise<unknown>): Promise<number> {
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const started = performance.now();
-    await fn();
-    times.push(performance.now() - started);
-  }
-  return times.sort((a, b) => a - b)[Math.floor(runs / 2)]!;
 }
 
 /**
