@@ -9,6 +9,8 @@ export const gatewayConfigSchema = baseEnv
   .extend({
     /** Public HTTP + Socket.IO port of this replica. */
     PORT: port(3000),
+    /** Public gRPC port (chat.Chat/Connect), on HTTP_HOST; 0 disables it. @default PORT + 47051 (3000 -> 50051), or 0 when that is out of range */
+    GRPC_PORT: z.coerce.number().int().min(0).max(65535).optional(),
     /** Stable name of this replica; its delivery topic and registry entries carry it. @default gw-<PORT> */
     GATEWAY_ID: z
       .string()
@@ -52,6 +54,14 @@ export const gatewayConfigSchema = baseEnv
     KAFKA_DELIVERY_PARTITIONS: positiveInt(3),
   })
   .and(pemKeyEnv("JWT_PUBLIC_KEY"))
-  .transform((c) => ({ ...c, GATEWAY_ID: c.GATEWAY_ID ?? `gw-${c.PORT}` }));
+  .transform((c) => ({ ...c, GATEWAY_ID: c.GATEWAY_ID ?? `gw-${c.PORT}`, GRPC_PORT: c.GRPC_PORT ?? defaultGrpcPort(c.PORT) }));
+
+const GRPC_PORT_OFFSET = 47051;
+
+/** gRPC sits at a fixed offset from HTTP (3000 -> 50051, 3001 -> 50052); an HTTP port on 0 or too high for it has none. */
+function defaultGrpcPort(httpPort: number): number {
+  const derived = httpPort + GRPC_PORT_OFFSET;
+  return httpPort > 0 && derived <= 65535 ? derived : 0;
+}
 
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { StoredMessage } from "@chat/shared/contracts";
-import type { LocalSessions } from "./socket/sessions.ts";
+import type { LocalSessions } from "./connection/sessions.ts";
 
 /** End-to-end delivery latency buckets (seconds): from the sender's gateway taking it to a device getting it. */
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];

@@ -20,18 +20,20 @@ import { createGatewayMetrics } from "./gateway-metrics.ts";
 import { mountPublicApi } from "./http/public-api.ts";
 import { createRateLimiter } from "./http/rate-limiter.ts";
 import { createPresence } from "./presence/presence.ts";
-import { createChatActions } from "./socket/chat-actions.ts";
-import { createLocalSessions } from "./socket/sessions.ts";
-import { attachPlainWebSocket } from "./socket/plain-ws-server.ts";
-import { attachSocketIo } from "./socket/socket-io-server.ts";
-import type { TransportDeps } from "./socket/transport-deps.ts";
+import { createChatActions } from "./chat/chat-actions.ts";
+import { createConnectionCore } from "./connection/connection-core.ts";
+import { createLocalSessions } from "./connection/sessions.ts";
+import { startGrpcTransport } from "./transports/grpc-server.ts";
+import { attachPlainWebSocket } from "./transports/plain-ws-server.ts";
+import { attachSocketIo } from "./transports/socket-io-server.ts";
+import type { TransportDeps } from "./transports/transport-deps.ts";
 
 export interface GatewayServiceOptions {
   handleSignals?: boolean;
   logger?: Logger;
 }
 
-/** The public edge: REST proxy, Socket.IO, delivery of Kafka events to this replica's sockets. */
+/** The public edge: REST proxy, Socket.IO, /ws and gRPC, delivery of Kafka events to this replica's sockets. */
 export function startGateway(config: GatewayConfig, options: GatewayServiceOptions = {}): Promise<RunningService> {
   return runService(
     "gateway",
@@ -104,25 +106,35 @@ export function startGateway(config: GatewayConfig, options: GatewayServiceOptio
       });
       await presence.start();
 
-      const transport: TransportDeps = {
-        server,
+      const core = createConnectionCore({
         logger: log,
         verifier,
         presence,
         actions,
         sessions,
-        maxPayloadBytes: config.SOCKET_MAX_PAYLOAD_BYTES,
         eventsPerSecond: config.SOCKET_EVENTS_PER_SECOND,
         onDisconnected: (userId) => actions.userLeft(userId),
-      };
-      const socketIo = attachSocketIo(transport);
+      });
+      const transport: TransportDeps = { server, logger: log, core, maxPayloadBytes: config.SOCKET_MAX_PAYLOAD_BYTES };
+      attachSocketIo(transport);
       const plainWs = attachPlainWebSocket(transport);
+      const grpc =
+        config.GRPC_PORT > 0
+          ? await startGrpcTransport({ logger: log, core, host: config.HTTP_HOST, port: config.GRPC_PORT, maxPayloadBytes: config.SOCKET_MAX_PAYLOAD_BYTES })
+          : undefined;
 
       return {
         dependencies: [kafka, redis],
         checks: [deliveryConsumer, batching],
         shutdown: [
-          { name: "drain sockets", run: async () => void (await Promise.all([socketIo.drain(), plainWs.drain()])) },
+          {
+            name: "drain connections",
+            run: async () => {
+              plainWs.close();
+              const drained = core.drain();
+              await Promise.all([drained, grpc?.close(drained)]);
+            },
+          },
           { name: "leave the registry", run: () => presence.stop() },
           { name: "stop delivery consumer", run: () => deliveryConsumer.stop() },
           { name: "flush producer", run: () => batching.flush() },

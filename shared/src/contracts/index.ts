@@ -10,3 +10,4 @@ export * from "./queues/message-sending-queue.ts";
 export * from "./internal/route.ts";
 export * from "./internal/users.ts";
 export * from "./internal/conversations.ts";
+export * from "./grpc/chat-proto.ts";

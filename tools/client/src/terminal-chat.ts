@@ -1,11 +1,16 @@
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
-import { io, type Socket } from "socket.io-client";
-import type { ClientToServerEvents, ServerToClientEvents, StoredMessage } from "@chat/shared/contracts";
+import type { ClientEventName, ClientPayload, StoredMessage } from "@chat/shared/contracts";
 import { ContiguousSeqs, ackOutcome, awaitAnswer, catchUp, pageAfter, resumeOutcome, retryDelay, type ResumeOutcome } from "./catch-up.ts";
+import type { ChatLink, Handshake } from "./links/chat-link.ts";
+import { grpcLink } from "./links/grpc-link.ts";
+import { socketIoLink } from "./links/socket-io-link.ts";
 
 export interface TerminalChatOptions {
+  /** The gateway's HTTP URL: login, REST and (without `grpc`) Socket.IO. */
   gateway: string;
+  /** Chat over gRPC at this host:port instead of Socket.IO. */
+  grpc?: string;
   user: string;
   password: string;
   input: Readable;
@@ -56,7 +61,7 @@ export async function runTerminalChat(o: TerminalChatOptions): Promise<void> {
   if (auth.status !== 200 && auth.status !== 201) throw new Error(`cannot log in: ${auth.body.error?.message ?? auth.status}`);
   let token = auth.body.accessToken;
   const me = auth.body.user;
-  print(`logged in as ${me.username} on ${o.gateway}`);
+  print(`logged in as ${me.username} on ${o.gateway}${o.grpc ? ` (chat over gRPC at ${o.grpc})` : ""}`);
 
   const names = new Map<string, string>([[me.id, me.username]]);
   async function nameOf(id: string): Promise<string> {
@@ -105,7 +110,7 @@ export async function runTerminalChat(o: TerminalChatOptions): Promise<void> {
     shown.add(m.messageId);
     const where = current?.id === m.conversationId ? "" : `[${await label(conversations.find((c) => c.id === m.conversationId) ?? ({ title: "new", participantIds: [] } as unknown as Conversation))}] `;
     print(`${where}${await nameOf(m.senderId)}: ${m.content}`);
-    if (current?.id === m.conversationId && m.senderId !== me.id) socket.emit("mark_read", { conversationId: m.conversationId, seq: m.seq }, () => undefined);
+    if (current?.id === m.conversationId && m.senderId !== me.id) void fireAndForget("mark_read", { conversationId: m.conversationId, seq: m.seq });
   }
   async function history(): Promise<void> {
     if (!current) {
@@ -136,7 +141,7 @@ export async function runTerminalChat(o: TerminalChatOptions): Promise<void> {
       seqs.track(target.id, target.lastSeq);
     }
     current = target;
-    socket.emit("join_room", { conversationId: target.id }, () => undefined);
+    void fireAndForget("join_room", { conversationId: target.id });
     print(`-- ${await label(target)} --`);
     await history();
   }
@@ -151,15 +156,16 @@ export async function runTerminalChat(o: TerminalChatOptions): Promise<void> {
   let refusals = 0;
   let reconnectTimer: NodeJS.Timeout | undefined;
 
-  const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(o.gateway, {
-    transports: ["websocket"],
-    // Called on every (re)connection: the handshake resumes from what was seen without a gap.
-    auth: (cb) => {
-      const marks = seqs.marks();
-      asked = Object.keys(marks).length > 0 ? marks : undefined;
-      cb(asked ? { token, resume: asked } : { token });
-    },
-  });
+  // Called on every (re)connection: the handshake resumes from what was seen without a gap.
+  const handshake: Handshake = () => {
+    const marks = seqs.marks();
+    asked = Object.keys(marks).length > 0 ? marks : undefined;
+    return asked ? { token, resume: asked } : { token };
+  };
+  const socket: ChatLink = o.grpc ? grpcLink(o.grpc, handshake) : socketIoLink(o.gateway, handshake);
+  /** Events whose ack nobody waits for. */
+  const fireAndForget = <E extends ClientEventName>(event: E, payload: ClientPayload<E>): Promise<unknown> =>
+    socket.request(event, payload, 10_000).catch(() => undefined);
 
   /** socket.io reconnects by itself after a lost transport, not after the gateway refused or closed the connection. */
   function reconnectLater(): void {
@@ -200,7 +206,7 @@ export async function runTerminalChat(o: TerminalChatOptions): Promise<void> {
     const result = await catchUp(resume, answer.outcome, {
       signal,
       marks: () => seqs.marks(),
-      send: (conversations) => ackOutcome(socket.timeout(RESUME_TIMEOUT_MS).emitWithAck("resume", { conversations }), () => socket.connected),
+      send: (conversations) => ackOutcome(socket.request("resume", { conversations }, RESUME_TIMEOUT_MS), () => socket.connected),
       onRetry: (code, retryInMs) => {
         if (!failed) print(`! catching up failed (${code}), retrying every few seconds (next in ${Math.ceil(retryInMs / 1000)} s)…`);
         failed = true;
@@ -217,7 +223,7 @@ export async function runTerminalChat(o: TerminalChatOptions): Promise<void> {
     if (result.caughtUp && failed) print(`! caught up (after ${result.retries} ${result.retries === 1 ? "retry" : "retries"})`);
   }
 
-  socket.on("connect", () => {
+  socket.onConnect(() => {
     connection.abort();
     connection = new AbortController();
     refusals = 0;
@@ -235,24 +241,24 @@ export async function runTerminalChat(o: TerminalChatOptions): Promise<void> {
   socket.on("message_read", ({ conversationId, userId, seq }) => {
     if (conversationId === current?.id && userId !== me.id) void nameOf(userId).then((n) => print(`✓ ${n} read up to #${seq}`));
   });
-  socket.on("disconnect", (reason) => {
+  socket.onDisconnect((reason) => {
     connection.abort();
     if (closing) return;
     print(`! disconnected (${reason}), reconnecting…`);
     // A draining gateway closes its sockets itself: those are not reconnected by socket.io.
-    if (!socket.active) reconnectLater();
+    if (!socket.retrying) reconnectLater();
   });
-  socket.on("connect_error", (err) => {
+  socket.onConnectError((code) => {
     // The first connection reports its failure to the caller; a lost transport is retried by socket.io.
-    if (!everConnected || closing || socket.active) return;
-    const code = (err as Error & { data?: { code?: string } }).data?.code ?? err.message;
+    if (!everConnected || closing || socket.retrying) return;
     print(`! connection refused (${code}), retrying…`);
     if (TOKEN_CODES.has(code)) void logInAgain().finally(reconnectLater);
     else reconnectLater();
   });
   await new Promise<void>((resolve, reject) => {
-    socket.once("connect", () => resolve());
-    socket.once("connect_error", reject);
+    socket.onConnect(resolve);
+    socket.onConnectError((_code, message) => reject(new Error(message)));
+    socket.connect();
   }).catch((err: unknown) => {
     closing = true;
     socket.close();
@@ -267,7 +273,7 @@ export async function runTerminalChat(o: TerminalChatOptions): Promise<void> {
     o.input.on("keypress", () => {
       if (!current || typing) return;
       typing = true;
-      socket.emit("typing", { conversationId: current.id, isTyping: true }, () => undefined);
+      void fireAndForget("typing", { conversationId: current.id, isTyping: true });
     });
   }
   let n = 0;
@@ -286,9 +292,11 @@ export async function runTerminalChat(o: TerminalChatOptions): Promise<void> {
       else if (line.startsWith("/")) print(`unknown command ${line}; ${HELP}`);
       else if (!current) print("open a conversation first: /open <username|number>");
       else {
-        if (typing) socket.emit("typing", { conversationId: current.id, isTyping: false }, () => undefined);
+        if (typing) void fireAndForget("typing", { conversationId: current.id, isTyping: false });
         typing = false;
-        const ack = await socket.timeout(10_000).emitWithAck("send_message", { conversationId: current.id, content: line, clientMsgId: `cli-${Date.now()}-${n++}` });
+        const ack = await socket
+          .request("send_message", { conversationId: current.id, content: line, clientMsgId: `cli-${Date.now()}-${n++}` }, 10_000)
+          .catch((err: Error) => ({ ok: false as const, error: { code: "NO_ACK", message: err.message } }));
         if (!ack.ok) print(`! not sent: ${ack.error.message}`);
       }
     }

@@ -2,7 +2,7 @@ import type { Consumer } from "kafkajs";
 import type { Logger } from "@chat/shared";
 import { deliveryEventSchema, type DeliveryEvent } from "@chat/shared/contracts";
 import type { GatewayMetrics } from "../gateway-metrics.ts";
-import { deliverMessage, type LocalSessions } from "../socket/sessions.ts";
+import { deliverMessage, type LocalSessions } from "../connection/sessions.ts";
 
 /** Hands one delivery event to the recipient's devices on this gateway. */
 export function dispatchDelivery(event: DeliveryEvent, sessions: LocalSessions, metrics?: Pick<GatewayMetrics, "messageDelivered">): void {

@@ -11,8 +11,8 @@ import {
 } from "@chat/shared";
 import type { ClientPayload, MessageRead } from "@chat/shared/contracts";
 import type { MessageClient } from "../backend/message-client.ts";
-import { deliverMessage, type ChatSession } from "./sessions.ts";
-import { createTokenBucket } from "./token-bucket.ts";
+import { deliverMessage, type ChatSession } from "../connection/sessions.ts";
+import { createTokenBucket } from "../connection/token-bucket.ts";
 import { createTypingTracker } from "./typing-tracker.ts";
 
 function releaseHeld(session: ChatSession, conversationId: string): void {
