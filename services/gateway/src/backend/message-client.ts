@@ -1,5 +1,5 @@
-import { DependencyError, INTERNAL_TOKEN_HEADER, NotFoundError } from "@chat/shared";
-import type { StoredMessage } from "@chat/shared/contracts";
+import { createInternalClient } from "@chat/shared";
+import { contactsRoute, internalHistoryRoute, participantsRoute, type StoredMessage } from "@chat/shared/contracts";
 
 export interface MessageClientOptions {
   baseUrl: string;
@@ -19,17 +19,7 @@ export function createMessageClient({ baseUrl, internalToken, cacheTtlMs = 300_0
   // Concurrent misses for one conversation share one request.
   const loading = new Map<string, Promise<string[]>>();
 
-  async function get<T>(path: string): Promise<T> {
-    let res: Response;
-    try {
-      res = await fetch(new URL(path, baseUrl), { headers: { [INTERNAL_TOKEN_HEADER]: internalToken }, signal: AbortSignal.timeout(5000) });
-    } catch (err) {
-      throw new DependencyError("Message service unavailable", err);
-    }
-    if (res.status === 404) throw new NotFoundError("Conversation not found", "CONVERSATION_NOT_FOUND");
-    if (!res.ok) throw new DependencyError(`Message service answered ${res.status}`);
-    return (await res.json()) as T;
-  }
+  const messageService = createInternalClient({ service: "Message service", baseUrl, internalToken });
 
   return {
     async participantsOf(conversationId: string): Promise<string[]> {
@@ -37,7 +27,8 @@ export function createMessageClient({ baseUrl, internalToken, cacheTtlMs = 300_0
       if (hit && Date.now() - hit.at < cacheTtlMs) return hit.ids;
       let pending = loading.get(conversationId);
       if (!pending) {
-        pending = get<{ participantIds: string[] }>(`/internal/conversations/${encodeURIComponent(conversationId)}/participants`)
+        pending = messageService
+          .call(participantsRoute, { params: { id: conversationId } })
           .then((body) => {
             if (participants.size >= cacheMax) participants.delete(participants.keys().next().value!);
             participants.set(conversationId, { ids: body.participantIds, at: Date.now() });
@@ -50,11 +41,11 @@ export function createMessageClient({ baseUrl, internalToken, cacheTtlMs = 300_0
     },
 
     messagesAfter(conversationId: string, afterSeq: number, limit: number): Promise<{ messages: StoredMessage[]; hasMore: boolean }> {
-      return get(`/internal/conversations/${encodeURIComponent(conversationId)}/messages?afterSeq=${afterSeq}&limit=${limit}`);
+      return messageService.call(internalHistoryRoute, { params: { id: conversationId }, query: { afterSeq, limit } });
     },
 
     async contactsOf(userId: string): Promise<string[]> {
-      return (await get<{ contactIds: string[] }>(`/internal/users/${encodeURIComponent(userId)}/contacts`)).contactIds;
+      return (await messageService.call(contactsRoute, { params: { id: userId } })).contactIds;
     },
   };
 }
