@@ -38,7 +38,8 @@
 #   RABBITMQ_NODENAME (chat@localhost), STACK_DIR (<repo>/.stack),
 #   XDG_CACHE_HOME (~/.cache; built artifacts go to $XDG_CACHE_HOME/chat-cluster),
 #   KAFKA_HEAP_OPTS (-Xms256m -Xmx512m), MONGO_HEAP_OPTS (-Xms128m -Xmx1g), *_START_TIMEOUT seconds,
-#   PROMETHEUS_PORT (9090), PROMETHEUS_RETENTION (3d).
+#   MONGO_PAGE_SPLIT_SIZE (4096: the Mongo-wire store's page size), PROMETHEUS_PORT (9090),
+#   PROMETHEUS_RETENTION (3d).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
