@@ -2,26 +2,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger, createMongo, messageIdFor, type MongoDependency } from "@chat/shared";
 import { medianMs, stackEnv, uniqueName } from "@chat/shared/testing";
 import { createConversationStore, type ConversationDoc } from "../src/store/conversation-store.ts";
-import { createMessageStore, slotOf, type MessageDoc } from "../src/store/message-store.ts";
+import { createMessageStore, messageDocOf, slotOf, type MessageDoc } from "../src/store/message-store.ts";
 
 const logger = createLogger({ name: "test", level: "silent" });
 
 function messageDoc(conversationId: string, seq: number): MessageDoc {
   const senderId = `u-${conversationId}`;
   const clientMsgId = `c${seq}`;
-  return {
-    _id: messageIdFor(senderId, clientMsgId),
-    conversationId,
-    seq,
-    slot: slotOf(conversationId, seq),
-    senderId,
-    clientMsgId,
-    content: `message ${seq} of ${conversationId}`,
-    kind: "user",
-    sentAt: new Date().toISOString(),
-    createdAt: new Date(),
-    origin: `t:0:${seq}`,
-  };
+  const message = { messageId: messageIdFor(senderId, clientMsgId), conversationId, senderId, clientMsgId, content: `message ${seq} of ${conversationId}`, kind: "user" as const, sentAt: new Date().toISOString() };
+  return messageDocOf(message, seq, `t:0:${seq}`, new Date());
 }
 
 /**

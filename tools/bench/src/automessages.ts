@@ -7,6 +7,7 @@
 // --deliver: how many of the planned messages to queue and send (the rest are left for later).
 import { parseArgs } from "node:util";
 import { MongoClient } from "mongodb";
+import { seedUserIds } from "@chat/loadtest/src/seed-users.ts";
 import { PLAN_CHUNK, createAutoMessageStore } from "../../../services/scheduler/src/automessages/automessage-store.ts";
 import { clusterSecrets } from "./cluster-secrets.ts";
 
@@ -17,14 +18,7 @@ const { internalToken, adminToken } = clusterSecrets();
 const scheduler = "http://127.0.0.1:4003";
 
 const seedStarted = performance.now();
-for (let from = 0; from < users; from += 5000) {
-  const res = await fetch("http://127.0.0.1:4001/internal/users/seed", {
-    method: "POST",
-    headers: { "content-type": "application/json", "x-internal-token": internalToken },
-    body: JSON.stringify({ prefix: "bench_am", from, count: Math.min(5000, users - from), password: "benchmark password", sessions: false }),
-  });
-  if (!res.ok) throw new Error(`seed: ${res.status} ${await res.text()}`);
-}
+await seedUserIds("http://127.0.0.1:4001", internalToken, { prefix: "bench_am", count: users, password: "benchmark password" });
 console.log(`seeded ${users} users in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s`);
 
 const admin = async (method: string, path: string, body?: unknown) => {

@@ -6,8 +6,9 @@
 // only what is missing, and a finished seed is recorded and skipped.
 import { messageIdFor } from "@chat/shared";
 import { MongoBulkWriteError, MongoClient, type Db } from "mongodb";
+import { seedUserIds, seedUsers } from "@chat/loadtest/src/seed-users.ts";
 import { directConversationId, type ConversationDoc, type InboxDoc, type MemberDoc } from "../../../services/message/src/store/conversation-store.ts";
-import { createMessageStore, slotOf, type MessageDoc } from "../../../services/message/src/store/message-store.ts";
+import { createMessageStore, messageDocOf, type MessageDoc } from "../../../services/message/src/store/message-store.ts";
 import { createConversationStore } from "../../../services/message/src/store/conversation-store.ts";
 
 export interface HistoryShape {
@@ -24,7 +25,6 @@ export interface SeededHistory extends HistoryShape {
   seconds: number;
 }
 
-const USER_BATCH = 5000;
 const MESSAGE_BATCH = 2000;
 const password = "benchmark password";
 
@@ -34,16 +34,6 @@ async function ignoreDuplicates(write: Promise<unknown>): Promise<void> {
   } catch (err) {
     if (!(err instanceof MongoBulkWriteError) || !err.writeErrors || ![err.writeErrors].flat().every((e) => e.code === 11000)) throw err;
   }
-}
-
-async function seedUsers(authUrl: string, internalToken: string, prefix: string, from: number, count: number, sessions: boolean) {
-  const res = await fetch(new URL("/internal/users/seed", authUrl), {
-    method: "POST",
-    headers: { "content-type": "application/json", "x-internal-token": internalToken },
-    body: JSON.stringify({ prefix, from, count, password, sessions }),
-  });
-  if (!res.ok) throw new Error(`seeding users: ${res.status} ${await res.text()}`);
-  return ((await res.json()) as { users: Array<{ id: string; accessToken?: string }> }).users;
 }
 
 /** Seeds `shape` into database `dbName` (users through `authUrl`, which must use that database). */
@@ -57,10 +47,7 @@ export async function seedHistory(mongoUrl: string, dbName: string, authUrl: str
     if (await marker.findOne({ _id: key })) return { ...shape, messages: total, seconds: 0 };
     const started = performance.now();
 
-    const ids: string[] = [];
-    for (let from = 0; from < shape.users; from += USER_BATCH) {
-      ids.push(...(await seedUsers(authUrl, internalToken, shape.prefix, from, Math.min(USER_BATCH, shape.users - from), false)).map((u) => u.id));
-    }
+    const ids = (await seedUserIds(authUrl, internalToken, { prefix: shape.prefix, count: shape.users, password })).map((u) => u.id);
     log(`  ${ids.length} users in ${((performance.now() - started) / 1000).toFixed(0)} s`);
 
     await createMessageStore(db).ensureIndexes();
@@ -93,19 +80,8 @@ async function writeConversations(db: Db, pairs: ReadonlyArray<readonly [string,
       const senderId = seq % 2 ? a : b;
       const clientMsgId = `seed-${conversationId}-${seq}`;
       const at = new Date(base + seq * 60_000);
-      last = {
-        _id: messageIdFor(senderId, clientMsgId),
-        conversationId,
-        seq,
-        slot: slotOf(conversationId, seq),
-        senderId,
-        clientMsgId,
-        content: `history message ${seq}: the quick brown fox jumps over the lazy dog`,
-        kind: "user",
-        sentAt: at.toISOString(),
-        createdAt: at,
-        origin: "bench-seed",
-      };
+      const content = `history message ${seq}: the quick brown fox jumps over the lazy dog`;
+      last = messageDocOf({ messageId: messageIdFor(senderId, clientMsgId), conversationId, senderId, clientMsgId, content, kind: "user", sentAt: at.toISOString() }, seq, "bench-seed", at);
       messages.push(last);
     }
     const at = new Date(base + perConversation * 60_000);
@@ -135,6 +111,6 @@ async function writeConversations(db: Db, pairs: ReadonlyArray<readonly [string,
 
 /** Sessions for the first `count` paired users and their conversation ids: the page-latency sample. */
 export async function historySample(authUrl: string, internalToken: string, shape: HistoryShape, count: number): Promise<Array<{ token: string; conversationId: string }>> {
-  const users = await seedUsers(authUrl, internalToken, shape.prefix, 0, Math.min(count, 2 * shape.conversations), true);
-  return users.map((u, i) => ({ token: u.accessToken!, conversationId: directConversationId(u.id, users[i ^ 1]!.id) }));
+  const users = await seedUsers(authUrl, internalToken, { prefix: shape.prefix, count: Math.min(count, 2 * shape.conversations), password });
+  return users.map((u, i) => ({ token: u.accessToken, conversationId: directConversationId(u.id, users[i ^ 1]!.id) }));
 }

@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { seedUsers } from "@chat/loadtest/src/seed-users.ts";
 import { startCluster } from "../../../test/helpers/cluster.ts";
 import { openIdle } from "./relay-load.ts";
 
@@ -37,16 +38,7 @@ export async function gatewayIdleMemory(sockets: number): Promise<IdleMemory> {
   const cluster = await startCluster({ gateways: 1, messageReplicas: 1, env: { NODE_OPTIONS: `--expose-gc --import ${hook}` } });
   try {
     const gw = cluster.gateways[0]!;
-    const tokens: string[] = [];
-    for (let from = 0; from < sockets; from += 5000) {
-      const res = await fetch(new URL("/internal/users/seed", cluster.auth.url), {
-        method: "POST",
-        headers: { "content-type": "application/json", "x-internal-token": cluster.env.INTERNAL_API_TOKEN! },
-        body: JSON.stringify({ prefix: "idle_", from, count: Math.min(5000, sockets - from), password: "benchmark password" }),
-      });
-      if (!res.ok) throw new Error(`seeding idle users: ${res.status}`);
-      tokens.push(...((await res.json()) as { users: Array<{ accessToken: string }> }).users.map((u) => u.accessToken));
-    }
+    const tokens = (await seedUsers(cluster.auth.url, cluster.env.INTERNAL_API_TOKEN!, { prefix: "idle_", count: sockets, password: "benchmark password" })).map((u) => u.accessToken);
     const sample = async () => {
       const from = gw.output().length;
       gw.child.kill("SIGUSR2");

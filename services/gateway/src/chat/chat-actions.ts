@@ -12,7 +12,7 @@ import {
 import type { ClientPayload, MessageRead } from "@chat/shared/contracts";
 import type { MessageClient } from "../backend/message-client.ts";
 import { deliverMessage, type ChatSession } from "../connection/sessions.ts";
-import { createTokenBucket } from "../connection/token-bucket.ts";
+import { TokenBucket } from "../connection/token-bucket.ts";
 import { createTypingTracker } from "./typing-tracker.ts";
 
 function releaseHeld(session: ChatSession, conversationId: string): void {
@@ -62,7 +62,7 @@ async function readUntil<T>(deadline: number, read: () => Promise<T>): Promise<T
  */
 export function createChatActions(deps: ChatActionsDeps) {
   const { messages, producer, delivery } = deps;
-  const typingBuckets = new Map<string, ReturnType<typeof createTokenBucket>>();
+  const typingBuckets = new Map<string, TokenBucket>();
 
   async function requireMember(session: ChatSession, conversationId: string): Promise<string[]> {
     const participants = await messages.participantsOf(conversationId);
@@ -117,7 +117,7 @@ export function createChatActions(deps: ChatActionsDeps) {
 
     async typing(session: ChatSession, { conversationId, isTyping }: ClientPayload<"typing">) {
       let bucket = typingBuckets.get(session.userId);
-      if (!bucket) typingBuckets.set(session.userId, (bucket = createTokenBucket(deps.typingPerSecond, deps.typingPerSecond * 2)));
+      if (!bucket) typingBuckets.set(session.userId, (bucket = new TokenBucket(deps.typingPerSecond, deps.typingPerSecond * 2)));
       if (!bucket.take()) throw new RateLimitedError(1, "Typing signals are rate-limited");
       const participants = await requireMember(session, conversationId);
       typing.typing(session.userId, conversationId, isTyping);

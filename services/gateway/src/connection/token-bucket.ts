@@ -19,5 +19,3 @@ export class TokenBucket {
     return true;
   }
 }
-
-export const createTokenBucket = (rate: number, burst: number) => new TokenBucket(rate, burst);

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { messageIdFor } from "@chat/shared";
 import type { MessageSend, StoredMessage } from "@chat/shared/contracts";
 import type { ConversationDoc, ConversationStore } from "../store/conversation-store.ts";
-import { slotOf, type MessageDoc, type MessageStore } from "../store/message-store.ts";
+import { messageDocOf, slotOf, type MessageDoc, type MessageStore } from "../store/message-store.ts";
 import { persistMessages } from "./persist-messages.ts";
 
 /**
@@ -115,7 +115,7 @@ describe("persistMessages", () => {
   it("retries from the stored maximum when another writer took the next seq without advancing lastSeq", async () => {
     const { deps, docs } = setup(2);
     // A zombie consumer stored seqs 3 and 4 of c1 and died before advancing lastSeq.
-    await deps.messages.insertMany([3, 4].map((seq) => docFor(send("bob", "c1", `z${seq}`), seq)));
+    await deps.messages.insertMany([3, 4].map((seq) => messageDocOf(send("bob", "c1", `z${seq}`), seq, "zombie", new Date())));
     const result = await persistMessages([send("ann", "c1", "a")], ["t:0:5"], deps);
     expect(result.toDeliver.map((d) => d.message.seq)).toEqual([5]);
     expect([...docs.values()].map((d) => d.seq).sort()).toEqual([3, 4, 5]);
@@ -129,19 +129,3 @@ describe("persistMessages", () => {
     expect(result.toDeliver.map((d) => [d.message.clientMsgId, d.message.seq])).toEqual([["d", 1]]);
   });
 });
-
-function docFor(r: MessageSend, seq: number): MessageDoc {
-  return {
-    _id: r.messageId,
-    conversationId: r.conversationId,
-    seq,
-    slot: slotOf(r.conversationId, seq),
-    senderId: r.senderId,
-    clientMsgId: r.clientMsgId,
-    content: r.content,
-    kind: r.kind,
-    sentAt: r.sentAt,
-    createdAt: new Date(),
-    origin: "zombie",
-  };
-}

@@ -1,6 +1,6 @@
 import type { MessageSend, StoredMessage } from "@chat/shared/contracts";
 import type { ConversationDoc, ConversationStore } from "../store/conversation-store.ts";
-import { isDuplicateKey, slotOf, toStoredMessage, type MessageDoc, type MessageStore } from "../store/message-store.ts";
+import { isDuplicateKey, messageDocOf, toStoredMessage, type MessageDoc, type MessageStore } from "../store/message-store.ts";
 
 export interface Rejected {
   record: MessageSend;
@@ -92,19 +92,7 @@ async function persistOnce(records: MessageSend[], origins: string[], deps: Pers
     }
     const seq = nextSeq.get(record.conversationId)!;
     nextSeq.set(record.conversationId, seq + 1);
-    const doc: MessageDoc = {
-      _id: record.messageId,
-      conversationId: record.conversationId,
-      seq,
-      slot: slotOf(record.conversationId, seq),
-      senderId: record.senderId,
-      clientMsgId: record.clientMsgId,
-      content: record.content,
-      kind: record.kind,
-      sentAt: record.sentAt,
-      createdAt: now,
-      origin: originOf.get(record)!,
-    };
+    const doc = messageDocOf(record, seq, originOf.get(record)!, now);
     fresh.push(doc);
     toDeliver.push({ message: toStoredMessage(doc), participantIds });
   }

@@ -27,6 +27,28 @@ export interface MessageDoc {
 
 export const slotOf = (conversationId: string, seq: number) => `${conversationId}#${seq}`;
 
+/** The stored form of a sent message at `seq`; `origin` is the Kafka record it came from. */
+export function messageDocOf(
+  record: Pick<MessageDoc, "conversationId" | "senderId" | "clientMsgId" | "content" | "kind" | "sentAt"> & { messageId: string },
+  seq: number,
+  origin: string,
+  createdAt: Date,
+): MessageDoc {
+  return {
+    _id: record.messageId,
+    conversationId: record.conversationId,
+    seq,
+    slot: slotOf(record.conversationId, seq),
+    senderId: record.senderId,
+    clientMsgId: record.clientMsgId,
+    content: record.content,
+    kind: record.kind,
+    sentAt: record.sentAt,
+    createdAt,
+    origin,
+  };
+}
+
 /** Seqs probed past a conversation's `lastSeq` at once: messages stored by a writer that crashed before advancing it. */
 const PROBE_AHEAD = 64;
 

@@ -1,6 +1,7 @@
 import { Gauge, type Registry } from "prom-client";
 import type { AmqpDependency, Logger } from "@chat/shared";
 import type { AutoMessageStore } from "./automessage-store.ts";
+import { queueDepths } from "./commands.ts";
 import type { AutoMessageQueues } from "./topology.ts";
 
 /**
@@ -28,12 +29,7 @@ export function registerAutoMessageMetrics(registry: Registry, { store, amqp, qu
     registers: [registry],
     async collect() {
       try {
-        const channel = amqp.channel();
-        const depth = async (q: string) => (await channel.checkQueue(q)).messageCount;
-        const [main, dlq, retrying] = await Promise.all([depth(queues.main), depth(queues.dlq), Promise.all(queues.retry.map(depth)).then((d) => d.reduce((a, b) => a + b, 0))]);
-        this.set({ queue: "main" }, main);
-        this.set({ queue: "retrying" }, retrying);
-        this.set({ queue: "dlq" }, dlq);
+        for (const [queue, n] of Object.entries(await queueDepths(amqp, queues))) this.set({ queue }, n);
       } catch (err) {
         logger.debug({ err }, "AutoMessage queues unreadable for metrics");
       }

@@ -58,6 +58,13 @@ export interface PlanCounts extends AutoMessageStats {
   planId: string;
 }
 
+/** Plans' counts summed. */
+export function totalOf(plans: AutoMessageStats[]): AutoMessageStats {
+  const sum: AutoMessageStats = { planned: 0, waiting: 0, queued: 0, sent: 0, failed: 0, deadLettered: 0 };
+  for (const c of plans) for (const k of Object.keys(sum) as Array<keyof AutoMessageStats>) sum[k] += c[k];
+  return sum;
+}
+
 /** A message of a plan before it is stored. */
 export interface PlannedMessage {
   _id: string;
@@ -572,9 +579,7 @@ export function createAutoMessageStore(db: Db) {
 
     /** The counts summed over every plan. */
     async stats(): Promise<AutoMessageStats> {
-      const sum: AutoMessageStats = { planned: 0, waiting: 0, queued: 0, sent: 0, failed: 0, deadLettered: 0 };
-      for (const c of await planCounts()) for (const k of Object.keys(sum) as Array<keyof AutoMessageStats>) sum[k] += c[k];
-      return sum;
+      return totalOf(await planCounts());
     },
 
     /**

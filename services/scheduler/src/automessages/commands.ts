@@ -11,17 +11,18 @@ export interface PlanCommand {
   sendWithinMs?: number;
 }
 
-/** Queue depths next to the document counts: what an operator needs to see the pipeline. */
-export async function autoMessageStats(store: AutoMessageStore, amqp: AmqpDependency, queues: AutoMessageQueues) {
+/** Ready messages in the AutoMessage queues: the main one, all delay queues together, the DLQ. */
+export async function queueDepths(amqp: AmqpDependency, queues: AutoMessageQueues): Promise<{ main: number; retrying: number; dlq: number }> {
   const channel = amqp.channel();
   const depth = async (q: string) => (await channel.checkQueue(q)).messageCount;
-  const [documents, main, dlq, retrying] = await Promise.all([
-    store.stats(),
-    depth(queues.main),
-    depth(queues.dlq),
-    Promise.all(queues.retry.map(depth)).then((d) => d.reduce((a, b) => a + b, 0)),
-  ]);
-  return { ...documents, queues: { [queues.main]: main, retrying, [queues.dlq]: dlq } };
+  const [main, dlq, retrying] = await Promise.all([depth(queues.main), depth(queues.dlq), Promise.all(queues.retry.map(depth)).then((d) => d.reduce((a, b) => a + b, 0))]);
+  return { main, retrying, dlq };
+}
+
+/** Queue depths next to the document counts: what an operator needs to see the pipeline. */
+export async function autoMessageStats(store: AutoMessageStore, amqp: AmqpDependency, queues: AutoMessageQueues) {
+  const [documents, depths] = await Promise.all([store.stats(), queueDepths(amqp, queues)]);
+  return { ...documents, queues: { [queues.main]: depths.main, retrying: depths.retrying, [queues.dlq]: depths.dlq } };
 }
 
 /**
