@@ -13,15 +13,25 @@ import {
   redisKeys,
   requireInternalToken,
   runService,
+  sendBatchUntil,
   type Logger,
   type RunningService,
 } from "@chat/shared";
-import { deadLetterTopicName, messageReadSchema, messageReadTopic, messageSendSchema, messageSendTopic, topicName } from "@chat/shared/contracts";
+import {
+  conversationRecordSchema,
+  deadLetterTopicName,
+  messageReadSchema,
+  messageReadTopic,
+  messageSendTopic,
+  messageStoredTopic,
+  topicName,
+} from "@chat/shared/contracts";
 import type { ConsumerConfig } from "kafkajs";
 import type { MessageConfig } from "./config.ts";
 import { runBatchConsumer } from "./pipeline/batch-consumer.ts";
 import { createReadHandler } from "./pipeline/handle-reads.ts";
 import { createSendHandler } from "./pipeline/handle-sends.ts";
+import { createChangeRequester } from "./changes/request-change.ts";
 import { createConversationRoutes } from "./routes/conversation-routes.ts";
 import { createConversationCreator } from "./conversations/conversation-creator.ts";
 import { createInternalRoutes } from "./routes/internal-routes.ts";
@@ -60,6 +70,7 @@ export function startMessageService(config: MessageConfig, options: MessageServi
       const batching = createBatchingProducer(producer);
       const connections = createConnectionRegistry({ redis: redis.redis, keys, gatewayTtlMs: config.PRESENCE_GATEWAY_TTL_MS });
       const delivery = createDeliveryPublisher({ producer, registry: connections, topicPrefix: prefix });
+      const storedTopic = topicName(prefix, messageStoredTopic);
       const processed = new Counter({
         name: "message_records_processed_total",
         help: "Kafka records handled by the message service",
@@ -88,10 +99,34 @@ export function startMessageService(config: MessageConfig, options: MessageServi
             dlqProducer: producer,
             topic: topicName(prefix, messageSendTopic),
             dlqTopic: deadLetterTopicName(prefix, messageSendTopic),
-            schema: messageSendSchema,
+            schema: conversationRecordSchema,
             logger: logger.child({ component: "send-consumer" }),
             processed,
-            handle: createSendHandler({ conversations, messages, maxContentLength: config.MESSAGE_MAX_LENGTH, delivery, onPersisted: (n) => persisted.inc(n) }),
+            handle: createSendHandler({
+              conversations,
+              messages,
+              maxContentLength: config.MESSAGE_MAX_LENGTH,
+              delivery,
+              publishStored: (events) =>
+                sendBatchUntil(
+                  producer,
+                  {
+                    acks: -1,
+                    topicMessages: [
+                      {
+                        topic: storedTopic,
+                        messages: events.map((e) => ({
+                          key: e.type === "message" ? e.message.conversationId : e.change.conversationId,
+                          value: JSON.stringify(e),
+                          headers: { v: "1", type: e.type === "message" ? "message" : e.change.type },
+                        })),
+                      },
+                    ],
+                  },
+                  Date.now() + 30_000,
+                ),
+              onPersisted: (n) => persisted.inc(n),
+            }),
           }),
       });
       const readConsumer = superviseConsumer({
@@ -108,7 +143,7 @@ export function startMessageService(config: MessageConfig, options: MessageServi
             schema: messageReadSchema,
             logger: logger.child({ component: "read-consumer" }),
             processed,
-            handle: createReadHandler({ conversations, delivery }),
+            handle: createReadHandler({ conversations, messages, delivery }),
           }),
       });
 
@@ -119,6 +154,13 @@ export function startMessageService(config: MessageConfig, options: MessageServi
         groupMaxMembers: config.GROUP_MAX_MEMBERS,
       });
       const verifier = createTokenVerifier({ publicKey: config.JWT_PUBLIC_KEY, redis: redis.redis, keys });
+      const requestChange = createChangeRequester({
+        conversations,
+        messages,
+        producer: batching,
+        sendTopic: topicName(prefix, messageSendTopic),
+        maxContentLength: config.MESSAGE_MAX_LENGTH,
+      });
       app.use(express.json({ limit: "256kb" }));
       app.use(
         "/api/conversations",
@@ -130,9 +172,10 @@ export function startMessageService(config: MessageConfig, options: MessageServi
           sendTopic: topicName(prefix, messageSendTopic),
           creator,
           maxContentLength: config.MESSAGE_MAX_LENGTH,
+          requestChange,
         }),
       );
-      app.use("/internal", requireInternalToken(config.INTERNAL_API_TOKEN), createInternalRoutes({ conversations, messages, creator }), createPushRoute({ conversations, delivery }));
+      app.use("/internal", requireInternalToken(config.INTERNAL_API_TOKEN), createInternalRoutes({ conversations, messages, creator, requestChange }), createPushRoute({ conversations, delivery }));
 
       return {
         dependencies: [kafka, mongo, redis],

@@ -90,20 +90,24 @@ describe("message and conversation stores: key lookups only", () => {
     await conversations.create(doc("k2", ["alice", "carol", "dave"], 2000));
     await conversations.create(doc("k3", ["bob", "carol"], 3000));
     await conversations.advance([
-      { messageId: "m1", clientMsgId: "c1", conversationId: "k1", senderId: "bob", content: "hi", kind: "user", seq: 3, sentAt: new Date(4000).toISOString(), createdAt: new Date(4000).toISOString() },
+      {
+        conversationId: "k1",
+        lastSeq: 3,
+        messageCount: 3,
+        lastMessage: { messageId: "m1", senderId: "bob", content: "hi", seq: 3, sentAt: new Date(4000).toISOString() },
+        lastActivityAt: new Date(4000),
+      },
     ]);
-    expect(await conversations.markRead("k1", "alice", 2)).toBe(true);
-    expect(await conversations.markRead("k1", "alice", 1)).toBe(false); // forward only
+    expect(await conversations.markRead("k1", "alice", 2, 2)).toBe(true);
+    expect(await conversations.markRead("k1", "alice", 1, 1)).toBe(false); // forward only
 
     const list = await conversations.listFor("alice", 10);
     expect(list.map((c) => c.id)).toEqual(["k1", "k2"]);
     expect(list[0]).toMatchObject({ lastSeq: 3, lastReadSeq: 2, unreadCount: 1, lastMessage: { content: "hi" } });
     expect((await conversations.contactsOf("alice")).sort()).toEqual(["bob", "carol", "dave"]);
     // An older message never moves lastSeq back.
-    await conversations.advance([
-      { messageId: "m0", clientMsgId: "c0", conversationId: "k1", senderId: "bob", content: "old", kind: "user", seq: 2, sentAt: new Date(1500).toISOString(), createdAt: new Date(1500).toISOString() },
-    ]);
-    expect((await conversations.findById("k1"))?.lastSeq).toBe(3);
+    await conversations.advance([{ conversationId: "k1", lastSeq: 2, messageCount: 2, lastActivityAt: new Date(1500) }]);
+    expect(await conversations.findById("k1")).toMatchObject({ lastSeq: 3, messageCount: 3, lastActivityAt: new Date(4000) });
   });
 
   it("migrates data stored before slots and inboxes, once", async () => {

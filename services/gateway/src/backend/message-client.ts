@@ -1,5 +1,5 @@
 import { createInternalClient } from "@chat/shared";
-import { contactsRoute, internalHistoryRoute, participantsRoute, type StoredMessage } from "@chat/shared/contracts";
+import { contactsRoute, internalHistoryRoute, messageChangeRoute, participantsRoute, type z } from "@chat/shared/contracts";
 
 export interface MessageClientOptions {
   baseUrl: string;
@@ -40,8 +40,13 @@ export function createMessageClient({ baseUrl, internalToken, cacheTtlMs = 300_0
       return pending;
     },
 
-    messagesAfter(conversationId: string, afterSeq: number, limit: number): Promise<{ messages: StoredMessage[]; hasMore: boolean }> {
+    messagesAfter(conversationId: string, afterSeq: number, limit: number): Promise<z.output<typeof internalHistoryRoute.response>> {
       return messageService.call(internalHistoryRoute, { params: { id: conversationId }, query: { afterSeq, limit } });
+    },
+
+    /** An edit or delete, checked and put on Kafka by the message service. */
+    changeMessage(conversationId: string, messageId: string, body: z.input<typeof messageChangeRoute.body>): Promise<z.output<typeof messageChangeRoute.response>> {
+      return messageService.call(messageChangeRoute, { params: { id: conversationId, messageId }, body });
     },
 
     async contactsOf(userId: string): Promise<string[]> {

@@ -11,7 +11,7 @@ import {
 } from "@chat/shared";
 import type { ClientPayload, MessageRead } from "@chat/shared/contracts";
 import type { MessageClient } from "../backend/message-client.ts";
-import { deliverMessage, type ChatSession } from "../connection/sessions.ts";
+import { deliverEntry, showEntry, type ChatSession, type SequenceEntry } from "../connection/sessions.ts";
 import { TokenBucket } from "../connection/token-bucket.ts";
 import { createTypingTracker } from "./typing-tracker.ts";
 
@@ -19,7 +19,7 @@ function releaseHeld(session: ChatSession, conversationId: string): void {
   const held = session.holds.get(conversationId);
   if (!held) return;
   session.holds.delete(conversationId);
-  for (const message of held.sort((a, b) => a.seq - b.seq)) deliverMessage(session, message);
+  for (const entry of held.sort((a, b) => a.seq - b.seq)) deliverEntry(session, entry);
 }
 
 /** The message service's largest history page. */
@@ -115,6 +115,21 @@ export function createChatActions(deps: ChatActionsDeps) {
       return { messageId };
     },
 
+    /**
+     * The message service decides (sender only, content, not deleted) and puts the edit on
+     * Kafka behind the conversation's earlier sends; acked once Kafka has it. Run in the
+     * device's order, so an edit follows the device's earlier sends and edits.
+     */
+    async edit_message(session: ChatSession, { conversationId, messageId, content }: ClientPayload<"edit_message">) {
+      const result = await session.ordered(() => messages.changeMessage(conversationId, messageId, { type: "edit", actorId: session.userId, content }));
+      return { messageId: result.messageId, changeId: result.changeId! };
+    },
+
+    async delete_message(session: ChatSession, { conversationId, messageId }: ClientPayload<"delete_message">) {
+      const result = await session.ordered(() => messages.changeMessage(conversationId, messageId, { type: "delete", actorId: session.userId }));
+      return { messageId: result.messageId, changeId: result.changeId };
+    },
+
     async typing(session: ChatSession, { conversationId, isTyping }: ClientPayload<"typing">) {
       let bucket = typingBuckets.get(session.userId);
       if (!bucket) typingBuckets.set(session.userId, (bucket = new TokenBucket(deps.typingPerSecond, deps.typingPerSecond * 2)));
@@ -160,9 +175,10 @@ export function createChatActions(deps: ChatActionsDeps) {
           for (;;) {
             const limit = Math.min(HISTORY_PAGE, deps.resumeMaxPerConversation - sentHere);
             const page = await readUntil(deadline, () => messages.messagesAfter(conversationId, after, limit));
-            for (const message of page.messages) session.emit("message_received", { message });
-            sentHere += page.messages.length;
-            after = page.messages.at(-1)?.seq ?? after;
+            const entries: SequenceEntry[] = [...page.messages, ...page.changes].sort((a, b) => a.seq - b.seq);
+            for (const entry of entries) showEntry(session, entry);
+            sentHere += entries.length;
+            after = entries.at(-1)?.seq ?? after;
             if (!page.hasMore) break;
             if (sentHere >= deps.resumeMaxPerConversation) {
               truncated.push(conversationId);

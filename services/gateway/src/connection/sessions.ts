@@ -1,4 +1,7 @@
-import type { ServerToClientEvents, StoredMessage } from "@chat/shared/contracts";
+import type { MessageChange, ServerToClientEvents, StoredMessage } from "@chat/shared/contracts";
+
+/** What takes a seq in a conversation and reaches devices: a message, or an edit or delete of one. */
+export type SequenceEntry = StoredMessage | MessageChange;
 
 /** One connected device, whatever its transport (Socket.IO or plain WebSocket). */
 export interface ChatSession {
@@ -10,21 +13,28 @@ export interface ChatSession {
   emit<E extends keyof ServerToClientEvents>(event: E, payload: Parameters<ServerToClientEvents[E]>[0]): void;
   /** Runs `fn` after every earlier call on this device has finished: its events keep their order. */
   ordered<T>(fn: () => Promise<T>): Promise<T>;
-  /** Conversations being replayed: live messages wait here so the device sees seq order. */
-  holds: Map<string, StoredMessage[]>;
+  /** Conversations being replayed: live entries wait here so the device sees seq order. */
+  holds: Map<string, SequenceEntry[]>;
   /** Highest seq a resume replayed per conversation: live copies at or below it are not shown twice. */
   replayedUpTo: Map<string, number>;
 }
 
-/** Hands a live message to a device, unless a resume of its conversation is holding or already showed it. */
-export function deliverMessage(session: ChatSession, message: StoredMessage): void {
-  const held = session.holds.size > 0 ? session.holds.get(message.conversationId) : undefined;
+/** Shows an entry on a device as its event. */
+export function showEntry(session: ChatSession, entry: SequenceEntry): void {
+  if (!("type" in entry)) session.emit("message_received", { message: entry });
+  else if (entry.type === "edited") session.emit("message_edited", entry);
+  else session.emit("message_deleted", entry);
+}
+
+/** Hands a live entry to a device, unless a resume of its conversation is holding or already showed it. */
+export function deliverEntry(session: ChatSession, entry: SequenceEntry): void {
+  const held = session.holds.size > 0 ? session.holds.get(entry.conversationId) : undefined;
   if (held) {
-    held.push(message);
+    held.push(entry);
     return;
   }
-  if (message.seq <= (session.replayedUpTo.get(message.conversationId) ?? 0)) return;
-  session.emit("message_received", { message });
+  if (entry.seq <= (session.replayedUpTo.get(entry.conversationId) ?? 0)) return;
+  showEntry(session, entry);
 }
 
 type Emit = <E extends keyof ServerToClientEvents>(event: E, payload: Parameters<ServerToClientEvents[E]>[0]) => void;
@@ -36,7 +46,7 @@ type Emit = <E extends keyof ServerToClientEvents>(event: E, payload: Parameters
  */
 export class DeviceSession implements ChatSession {
   #rooms?: Set<string>;
-  #holds?: Map<string, StoredMessage[]>;
+  #holds?: Map<string, SequenceEntry[]>;
   #replayedUpTo?: Map<string, number>;
   #tail?: Promise<unknown>;
 
@@ -55,7 +65,7 @@ export class DeviceSession implements ChatSession {
   get rooms(): Set<string> {
     return (this.#rooms ??= new Set());
   }
-  get holds(): Map<string, StoredMessage[]> {
+  get holds(): Map<string, SequenceEntry[]> {
     return (this.#holds ??= new Map());
   }
   get replayedUpTo(): Map<string, number> {

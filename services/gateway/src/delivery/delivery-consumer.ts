@@ -2,7 +2,7 @@ import type { Consumer } from "kafkajs";
 import type { Logger } from "@chat/shared";
 import { deliveryEventSchema, type DeliveryEvent } from "@chat/shared/contracts";
 import type { GatewayMetrics } from "../gateway-metrics.ts";
-import { deliverMessage, type LocalSessions } from "../connection/sessions.ts";
+import { deliverEntry, type LocalSessions } from "../connection/sessions.ts";
 
 /** Hands one delivery event to the recipient's devices on this gateway. */
 export function dispatchDelivery(event: DeliveryEvent, sessions: LocalSessions, metrics?: Pick<GatewayMetrics, "messageDelivered">): void {
@@ -10,12 +10,15 @@ export function dispatchDelivery(event: DeliveryEvent, sessions: LocalSessions, 
     case "message": {
       let devices = 0;
       for (const s of sessions.ofUser(event.recipientId)) {
-        deliverMessage(s, event.message);
+        deliverEntry(s, event.message);
         devices++;
       }
       metrics?.messageDelivered(event.message, devices);
       return;
     }
+    case "change":
+      for (const s of sessions.ofUser(event.recipientId)) deliverEntry(s, event.change);
+      return;
     case "read":
       for (const s of sessions.ofUser(event.recipientId)) {
         s.emit("message_read", { conversationId: event.conversationId, userId: event.userId, seq: event.seq });

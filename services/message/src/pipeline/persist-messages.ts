@@ -1,17 +1,35 @@
-import type { MessageSend, StoredMessage } from "@chat/shared/contracts";
-import type { ConversationDoc, ConversationStore } from "../store/conversation-store.ts";
-import { isDuplicateKey, messageDocOf, toStoredMessage, type MessageDoc, type MessageStore } from "../store/message-store.ts";
+import type { ConversationRecord, MessageChange, MessageDelete, MessageEdit, StoredMessage } from "@chat/shared/contracts";
+import type { ConversationAdvance, ConversationDoc, ConversationStore, LastMessage } from "../store/conversation-store.ts";
+import {
+  changedFields,
+  isChange,
+  isDuplicateKey,
+  messageDocOf,
+  ordinalOf,
+  slotOf,
+  toMessageChange,
+  toStoredMessage,
+  type ChangeDoc,
+  type EntryDoc,
+  type MessageDoc,
+  type MessageStore,
+} from "../store/message-store.ts";
 
 export interface Rejected {
-  record: MessageSend;
-  reason: "CONVERSATION_NOT_FOUND" | "NOT_A_MEMBER" | "CONTENT_TOO_LONG";
+  record: ConversationRecord;
+  reason: "CONVERSATION_NOT_FOUND" | "NOT_A_MEMBER" | "CONTENT_TOO_LONG" | "MESSAGE_NOT_FOUND" | "NOT_THE_SENDER";
 }
 
+/** What a batch adds to a conversation's sequence, in seq order: messages, edits and deletes. */
+export type Entry = { kind: "message"; message: StoredMessage } | { kind: "change"; change: MessageChange; message: StoredMessage };
+
 export interface PersistResult {
-  /** Messages to deliver, in Kafka order: new ones, and stored ones whose Kafka record is being replayed. */
-  toDeliver: Array<{ message: StoredMessage; participantIds: string[] }>;
+  /** Entries to deliver, in Kafka order: new ones, and stored ones whose Kafka record is being replayed. */
+  toDeliver: Array<{ entry: Entry; participantIds: string[] }>;
   /** How many records were already stored and delivered (resends, redeliveries). */
   duplicates: number;
+  /** Edits and deletes of a message deleted meanwhile: nothing left to change. */
+  ignored: number;
   rejected: Rejected[];
 }
 
@@ -24,13 +42,15 @@ export interface PersistDeps {
 const MAX_ATTEMPTS = 5;
 
 /**
- * Stores a batch of `message.send` records (Kafka order within each conversation) with
- * one read of their conversations, one dedupe lookup and one insert. `seq` continues from
- * the conversation's `lastSeq`; if another writer got there first (a zombie consumer
- * during a rebalance, or a crash between insert and `advance`), the unique
- * (conversationId, seq) index refuses the insert and we recompute from the stored maximum.
+ * Stores a batch of `message.send` records (Kafka order within each conversation) with one
+ * read of their conversations, one lookup of what is already stored, one insert and one
+ * update of the changed messages. Every record that is stored takes the conversation's next
+ * `seq` after its `lastSeq`: sends and, as their own entries, edits and deletes. If another
+ * writer got there first (a zombie consumer during a rebalance, or a crash between insert and
+ * `advance`), the unique `slot` index refuses the insert and we recompute from the stored
+ * maximum.
  */
-export async function persistMessages(records: MessageSend[], origins: string[], deps: PersistDeps): Promise<PersistResult> {
+export async function persistMessages(records: ConversationRecord[], origins: string[], deps: PersistDeps): Promise<PersistResult> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await persistOnce(records, origins, deps, attempt > 1);
@@ -40,68 +60,171 @@ export async function persistMessages(records: MessageSend[], origins: string[],
   }
 }
 
-async function persistOnce(records: MessageSend[], origins: string[], deps: PersistDeps, fromStoredMax: boolean): Promise<PersistResult> {
+/** The id a record is stored under: a send's messageId, a change's changeId. */
+const storedIdOf = (record: ConversationRecord) => (record.type === "send" ? record.messageId : record.changeId);
+
+const summaryOf = (m: MessageDoc): LastMessage => ({
+  messageId: m._id,
+  senderId: m.senderId,
+  content: m.deletedAt ? "" : m.content,
+  seq: m.seq,
+  sentAt: m.sentAt,
+  ...(m.editedAt ? { editedAt: m.editedAt } : {}),
+  ...(m.deletedAt ? { deletedAt: m.deletedAt } : {}),
+});
+
+/** One conversation's position while a batch is laid out. */
+interface Cursor {
+  conv: ConversationDoc;
+  nextSeq: number;
+  count: number;
+  lastMessage: LastMessage | null;
+  advance?: ConversationAdvance;
+}
+
+async function persistOnce(records: ConversationRecord[], origins: string[], deps: PersistDeps, fromStoredMax: boolean): Promise<PersistResult> {
   const { conversations, messages, maxContentLength } = deps;
   const convIds = [...new Set(records.map((r) => r.conversationId))];
   const convById = new Map<string, ConversationDoc>((await conversations.findMany(convIds)).map((c) => [c._id, c]));
 
   const rejected: Rejected[] = [];
-  const accepted: MessageSend[] = [];
+  const accepted: ConversationRecord[] = [];
   const originOf = new Map(records.map((r, i) => [r, origins[i]!]));
   for (const record of records) {
     const conv = convById.get(record.conversationId);
+    const authorId = record.type === "send" ? record.senderId : record.actorId;
     if (!conv) rejected.push({ record, reason: "CONVERSATION_NOT_FOUND" });
-    else if (!conv.participantIds.includes(record.senderId)) rejected.push({ record, reason: "NOT_A_MEMBER" });
-    else if (record.content.length > maxContentLength) rejected.push({ record, reason: "CONTENT_TOO_LONG" });
+    else if (!conv.participantIds.includes(authorId)) rejected.push({ record, reason: "NOT_A_MEMBER" });
+    else if (record.type !== "delete" && record.content.length > maxContentLength) rejected.push({ record, reason: "CONTENT_TOO_LONG" });
     else accepted.push(record);
   }
 
-  // A record's messageId is derived from (senderId, clientMsgId): the same id means the same send.
-  const existing = new Map<string, MessageDoc>((await messages.findByIds([...new Set(accepted.map((r) => r.messageId))])).map((d) => [d._id, d]));
+  // One lookup finds resends and replays (a send's id is derived from (senderId, clientMsgId),
+  // a change's is its changeId) and the stored messages that changes target.
+  const lookup = new Set<string>();
+  for (const r of accepted) {
+    lookup.add(storedIdOf(r));
+    if (r.type !== "send") lookup.add(r.messageId);
+  }
+  const stored = new Map<string, EntryDoc>((await messages.findByIds([...lookup])).map((d) => [d._id, d]));
 
-  const nextSeq = new Map<string, number>();
+  const cursors = new Map<string, Cursor>();
   for (const id of convIds) {
     const conv = convById.get(id);
     if (!conv) continue;
-    nextSeq.set(id, (fromStoredMax ? await messages.maxSeq(id, conv.lastSeq) : conv.lastSeq) + 1);
+    let top = conv.lastSeq;
+    let count = conv.messageCount ?? conv.lastSeq;
+    if (fromStoredMax) {
+      top = await messages.maxSeq(id, conv.lastSeq);
+      const entry = await messages.entryAt(id, top);
+      count = entry ? ordinalOf(entry) : 0;
+    }
+    cursors.set(id, { conv, nextSeq: top + 1, count, lastMessage: conv.lastMessage });
   }
+  const moved = (c: Cursor, seq: number): ConversationAdvance =>
+    (c.advance ??= { conversationId: c.conv._id, lastSeq: seq, messageCount: c.count });
 
   const now = new Date();
   const seen = new Set<string>();
-  const fresh: MessageDoc[] = [];
-  const toDeliver: PersistResult["toDeliver"] = [];
-  let duplicates = 0;
+  const fresh: EntryDoc[] = [];
+  /** Messages stored earlier that this batch changes (a message new in this batch is inserted changed). */
+  const applied: MessageChange[] = [];
+  const result: PersistResult = { toDeliver: [], duplicates: 0, ignored: 0, rejected };
+
+  /** Applies a change to its target in memory (and in the store, after the insert) and to the conversation's summary. */
+  function apply(c: Cursor, change: MessageChange, target: MessageDoc, isFresh: boolean): void {
+    Object.assign(target, changedFields(change));
+    if (!isFresh) applied.push(change);
+    if (c.lastMessage?.messageId === target._id) {
+      c.lastMessage = summaryOf(target);
+      const advance = moved(c, change.seq);
+      advance.lastMessage = c.lastMessage;
+    }
+  }
+
   for (const record of accepted) {
-    const key = record.messageId;
-    const participantIds = convById.get(record.conversationId)!.participantIds;
-    if (seen.has(key)) {
-      duplicates++;
+    const c = cursors.get(record.conversationId)!;
+    const participantIds = c.conv.participantIds;
+    const id = storedIdOf(record);
+    if (seen.has(id)) {
+      result.duplicates++;
       continue;
     }
-    seen.add(key);
-    const stored = existing.get(key);
-    if (stored) {
+    seen.add(id);
+    const existing = stored.get(id);
+    if (existing) {
       // The same Kafka record again means a replay after a crash, possibly before its delivery
-      // events were written: deliver again (clients de-duplicate by messageId). Another record
-      // is a resend: already delivered the first time. A clientMsgId reused in another
-      // conversation is the sender's bug: nothing of the first message may leak here.
-      if (stored.origin === originOf.get(record) && stored.conversationId === record.conversationId) {
-        toDeliver.push({ message: toStoredMessage(stored), participantIds });
-      } else duplicates++;
+      // events were written (or its change applied): do it again (clients de-duplicate by
+      // messageId and seq). Another record is a resend: already delivered the first time. A
+      // clientMsgId reused in another conversation is the sender's bug: nothing of the first
+      // message may leak here.
+      if (existing.origin === originOf.get(record) && existing.conversationId === record.conversationId) {
+        if (isChange(existing)) {
+          const change = toMessageChange(existing);
+          const target = stored.get(existing.messageId);
+          if (!target || isChange(target)) throw new Error(`stored change ${existing._id} has lost its message ${existing.messageId}`);
+          if (!(change.type === "edited" && target.deletedAt)) apply(c, change, target, false);
+          result.toDeliver.push({ entry: { kind: "change", change, message: toStoredMessage(target) }, participantIds });
+        } else result.toDeliver.push({ entry: { kind: "message", message: toStoredMessage(existing) }, participantIds });
+      } else result.duplicates++;
       continue;
     }
-    const seq = nextSeq.get(record.conversationId)!;
-    nextSeq.set(record.conversationId, seq + 1);
-    const doc = messageDocOf(record, seq, originOf.get(record)!, now);
+    const seq = c.nextSeq;
+    if (record.type === "send") {
+      c.nextSeq++;
+      c.count++;
+      const doc: MessageDoc = { ...messageDocOf(record, seq, originOf.get(record)!, now), n: c.count };
+      fresh.push(doc);
+      stored.set(doc._id, doc);
+      c.lastMessage = summaryOf(doc);
+      Object.assign(moved(c, seq), { lastSeq: seq, messageCount: c.count, lastMessage: c.lastMessage, lastActivityAt: now });
+      result.toDeliver.push({ entry: { kind: "message", message: toStoredMessage(doc) }, participantIds });
+      continue;
+    }
+    const target = stored.get(record.messageId);
+    if (!target || isChange(target) || target.conversationId !== record.conversationId) {
+      rejected.push({ record, reason: "MESSAGE_NOT_FOUND" });
+      continue;
+    }
+    if (target.senderId !== record.actorId) {
+      rejected.push({ record, reason: "NOT_THE_SENDER" });
+      continue;
+    }
+    if (target.deletedAt) {
+      // Deleted meanwhile (a delete is final): nothing left to change.
+      result.ignored++;
+      continue;
+    }
+    c.nextSeq++;
+    const doc = changeDocOf(record, target, seq, originOf.get(record)!, now, c.count);
+    const change = toMessageChange(doc);
     fresh.push(doc);
-    toDeliver.push({ message: toStoredMessage(doc), participantIds });
+    Object.assign(moved(c, seq), { lastSeq: seq, messageCount: c.count });
+    apply(c, change, target, fresh.includes(target));
+    result.toDeliver.push({ entry: { kind: "change", change, message: toStoredMessage(target) }, participantIds });
   }
 
   await messages.insertMany(fresh);
-
-  const lastByConversation = new Map<string, StoredMessage>();
-  for (const doc of fresh) lastByConversation.set(doc.conversationId, toStoredMessage(doc));
-  await conversations.advance([...lastByConversation.values()]);
-
-  return { toDeliver, duplicates, rejected };
+  await messages.applyChanges(applied);
+  await conversations.advance([...cursors.values()].flatMap((c) => (c.advance ? [c.advance] : [])));
+  return result;
 }
+
+function changeDocOf(record: MessageEdit | MessageDelete, target: MessageDoc, seq: number, origin: string, createdAt: Date, n: number): ChangeDoc {
+  return {
+    _id: record.changeId,
+    conversationId: record.conversationId,
+    seq,
+    slot: slotOf(record.conversationId, seq),
+    change: record.type === "edit" ? "edited" : "deleted",
+    messageId: target._id,
+    messageSeq: target.seq,
+    actorId: record.actorId,
+    ...(record.type === "edit" ? { content: record.content } : {}),
+    at: createdAt.toISOString(),
+    createdAt,
+    origin,
+    n,
+  };
+}
+

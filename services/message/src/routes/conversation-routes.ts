@@ -14,9 +14,14 @@ import {
   conversationIdParamsSchema,
   conversationListQuerySchema,
   createConversationSchema,
+  editMessageBodySchema,
   historyQuerySchema,
+  messageParamsSchema,
   sendMessageBodySchema,
+  type z,
+  type changeResultSchema,
 } from "@chat/shared/contracts";
+import type { RequestChange } from "../changes/request-change.ts";
 import type { ConversationCreator } from "../conversations/conversation-creator.ts";
 import type { ConversationDoc, ConversationStore } from "../store/conversation-store.ts";
 import type { MessageStore } from "../store/message-store.ts";
@@ -29,11 +34,12 @@ export interface ConversationRoutesDeps {
   sendTopic: string;
   creator: ConversationCreator;
   maxContentLength: number;
+  requestChange: RequestChange;
 }
 
-/** `/api/conversations/*` (proxied by every gateway): create, list, history, REST send. */
+/** `/api/conversations/*` (proxied by every gateway): create, list, history, REST send, edit and delete. */
 export function createConversationRoutes(deps: ConversationRoutesDeps): Router {
-  const { conversations, messages, verifier, producer, sendTopic, creator, maxContentLength } = deps;
+  const { conversations, messages, verifier, producer, sendTopic, creator, maxContentLength, requestChange } = deps;
   const router = Router();
   router.use(requireAuth(verifier));
 
@@ -79,6 +85,19 @@ export function createConversationRoutes(deps: ConversationRoutesDeps): Router {
     // Rejects with UNAVAILABLE (503, retriable) when Kafka does not take it in time.
     await producer.send(sendTopic, message);
     res.status(202).json({ messageId: record.messageId, conversationId: id, clientMsgId: record.clientMsgId });
+  });
+
+  router.patch("/:id/messages/:messageId", async (req, res) => {
+    const { id, messageId } = validate(messageParamsSchema, req.params, "path");
+    const { content } = validate(editMessageBodySchema, req.body);
+    const body: z.input<typeof changeResultSchema> = await requestChange(id, messageId, authOf(res).userId, { type: "edit", content });
+    res.status(202).json(body);
+  });
+
+  router.delete("/:id/messages/:messageId", async (req, res) => {
+    const { id, messageId } = validate(messageParamsSchema, req.params, "path");
+    const body: z.input<typeof changeResultSchema> = await requestChange(id, messageId, authOf(res).userId, { type: "delete" });
+    res.status(body.changeId ? 202 : 200).json(body);
   });
 
   return router;

@@ -1,7 +1,16 @@
 import { Router } from "express";
 import { NotFoundError, validate } from "@chat/shared";
-import type { contactsRoute, participantsRoute} from "@chat/shared/contracts";
-import { conversationIdParamsSchema, directConversationRoute, idSchema, internalHistoryRoute, z } from "@chat/shared/contracts";
+import type { contactsRoute, participantsRoute } from "@chat/shared/contracts";
+import {
+  conversationIdParamsSchema,
+  directConversationRoute,
+  idSchema,
+  internalHistoryRoute,
+  messageChangeRoute,
+  messageParamsSchema,
+  z,
+} from "@chat/shared/contracts";
+import type { RequestChange } from "../changes/request-change.ts";
 import type { ConversationCreator } from "../conversations/conversation-creator.ts";
 import type { ConversationStore } from "../store/conversation-store.ts";
 import type { MessageStore } from "../store/message-store.ts";
@@ -17,10 +26,12 @@ export function createInternalRoutes({
   conversations,
   messages,
   creator,
+  requestChange,
 }: {
   conversations: ConversationStore;
   messages: MessageStore;
   creator: ConversationCreator;
+  requestChange: RequestChange;
 }): Router {
   const router = Router();
 
@@ -46,6 +57,13 @@ export function createInternalRoutes({
     if (!conv) throw new NotFoundError("Conversation not found", "CONVERSATION_NOT_FOUND");
     const body: z.input<typeof internalHistoryRoute.response> = await messages.history(conv, query);
     res.json(body);
+  });
+
+  router.post("/conversations/:id/messages/:messageId/changes", async (req, res) => {
+    const { id, messageId } = validate(messageParamsSchema, req.params, "path");
+    const { actorId, ...request } = validate(messageChangeRoute.body, req.body);
+    const body: z.input<typeof messageChangeRoute.response> = await requestChange(id, messageId, actorId, request);
+    res.status(body.changeId ? 202 : 200).json(body);
   });
 
   router.get("/users/:id/contacts", async (req, res) => {

@@ -1,18 +1,41 @@
 import { createHash } from "node:crypto";
 import { MongoServerError, type Collection, type Db } from "mongodb";
-import type { Conversation, StoredMessage } from "@chat/shared/contracts";
+import type { Conversation } from "@chat/shared/contracts";
 
 export interface ConversationDoc {
   _id: string;
   type: "direct" | "group";
   title: string | null;
   participantIds: string[];
-  /** Highest seq allocated; unread = lastSeq - member's lastReadSeq. */
+  /** Highest seq allocated, to a message, an edit or a delete. */
   lastSeq: number;
-  lastMessage: { messageId: string; senderId: string; content: string; seq: number; sentAt: string } | null;
+  /** Messages sent (edits and deletes not counted); absent on older conversations, where it is `lastSeq`. Unread = this - member's lastReadCount. */
+  messageCount?: number;
+  lastMessage: LastMessage | null;
   createdBy: string;
   createdAt: Date;
   lastActivityAt: Date;
+}
+
+export interface LastMessage {
+  messageId: string;
+  senderId: string;
+  content: string;
+  seq: number;
+  sentAt: string;
+  editedAt?: string;
+  deletedAt?: string;
+}
+
+/** How a batch moved a conversation forward. */
+export interface ConversationAdvance {
+  conversationId: string;
+  lastSeq: number;
+  messageCount: number;
+  /** Set when the batch sent a message or changed the last one. */
+  lastMessage?: LastMessage;
+  /** The newest message's time, when the batch sent one. */
+  lastActivityAt?: Date;
 }
 
 /** Which conversations a user is in: the one key a conversation list or a contact list starts from. */
@@ -27,6 +50,8 @@ export interface MemberDoc {
   conversationId: string;
   userId: string;
   lastReadSeq: number;
+  /** The conversation's message count at lastReadSeq; absent on older read states, where it is lastReadSeq. */
+  lastReadCount?: number;
 }
 
 const memberId = (conversationId: string, userId: string) => `${conversationId}:${userId}`;
@@ -73,7 +98,9 @@ export function createConversationStore(db: Db) {
     return conversations.find({ _id: { $in: inbox.conversationIds } }).toArray();
   }
 
-  function toConversation(doc: ConversationDoc, lastReadSeq: number): Conversation {
+  function toConversation(doc: ConversationDoc, member: Pick<MemberDoc, "lastReadSeq" | "lastReadCount"> | undefined): Conversation {
+    const lastReadSeq = member?.lastReadSeq ?? 0;
+    const readCount = member?.lastReadCount ?? lastReadSeq;
     return {
       id: doc._id,
       type: doc.type,
@@ -82,7 +109,7 @@ export function createConversationStore(db: Db) {
       lastSeq: doc.lastSeq,
       lastMessage: doc.lastMessage,
       lastReadSeq,
-      unreadCount: Math.max(0, doc.lastSeq - lastReadSeq),
+      unreadCount: Math.max(0, (doc.messageCount ?? doc.lastSeq) - readCount),
       createdAt: doc.createdAt.toISOString(),
       lastActivityAt: doc.lastActivityAt.toISOString(),
     };
@@ -147,38 +174,30 @@ export function createConversationStore(db: Db) {
       const docs = (await conversationsOf(userId)).sort((a, b) => b.lastActivityAt.getTime() - a.lastActivityAt.getTime()).slice(0, limit);
       if (docs.length === 0) return [];
       const reads = await members.find({ _id: { $in: docs.map((d) => memberId(d._id, userId)) } }).toArray();
-      const readSeq = new Map(reads.map((m) => [m.conversationId, m.lastReadSeq]));
-      return docs.map((d) => toConversation(d, readSeq.get(d._id) ?? 0));
+      const readState = new Map(reads.map((m) => [m.conversationId, m]));
+      return docs.map((d) => toConversation(d, readState.get(d._id)));
     },
 
     async view(doc: ConversationDoc, userId: string): Promise<Conversation> {
       const member = await members.findOne({ _id: memberId(doc._id, userId) });
-      return toConversation(doc, member?.lastReadSeq ?? 0);
+      return toConversation(doc, member ?? undefined);
     },
 
     /**
-     * Moves each conversation's lastSeq/lastMessage forward to its newest message, in one
-     * bulk write. Called with newly stored messages only (their seqs come after the lastSeq
-     * just read), and `$max` keeps lastSeq from going back even if two writers overlap
+     * Moves each conversation's lastSeq, message count, lastMessage and activity forward, in
+     * one bulk write. Called with what a batch newly stored (its seqs come after the lastSeq
+     * just read), and `$max` keeps the counters from going back even if two writers overlap
      * during a rebalance. The filter is `_id` alone: anything more makes the stand-in scan.
      */
-    async advance(lasts: StoredMessage[]): Promise<void> {
-      if (lasts.length === 0) return;
+    async advance(advances: ConversationAdvance[]): Promise<void> {
+      if (advances.length === 0) return;
       await conversations.bulkWrite(
-        lasts.map((last) => ({
+        advances.map((a) => ({
           updateOne: {
-            filter: { _id: last.conversationId },
+            filter: { _id: a.conversationId },
             update: {
-              $max: { lastSeq: last.seq, lastActivityAt: new Date(last.createdAt) },
-              $set: {
-                lastMessage: {
-                  messageId: last.messageId,
-                  senderId: last.senderId,
-                  content: last.content.slice(0, LAST_MESSAGE_PREVIEW),
-                  seq: last.seq,
-                  sentAt: last.sentAt,
-                },
-              },
+              $max: { lastSeq: a.lastSeq, messageCount: a.messageCount, ...(a.lastActivityAt ? { lastActivityAt: a.lastActivityAt } : {}) },
+              ...(a.lastMessage ? { $set: { lastMessage: { ...a.lastMessage, content: a.lastMessage.content.slice(0, LAST_MESSAGE_PREVIEW) } } } : {}),
             },
           },
         })),
@@ -186,9 +205,12 @@ export function createConversationStore(db: Db) {
       );
     },
 
-    /** Moves a member's lastReadSeq forward only (never past lastSeq); true when it moved. */
-    async markRead(conversationId: string, userId: string, seq: number): Promise<boolean> {
-      const res = await members.updateOne({ _id: memberId(conversationId, userId) }, { $max: { lastReadSeq: seq } });
+    /**
+     * Moves a member's read state forward only (never past lastSeq): the seq and the message
+     * count there (`readCount`), so unread counts leave edits and deletes out. True when it moved.
+     */
+    async markRead(conversationId: string, userId: string, seq: number, readCount: number): Promise<boolean> {
+      const res = await members.updateOne({ _id: memberId(conversationId, userId) }, { $max: { lastReadSeq: seq, lastReadCount: readCount } });
       return res.modifiedCount > 0;
     },
   };

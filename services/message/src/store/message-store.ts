@@ -1,5 +1,5 @@
 import { MongoBulkWriteError, MongoServerError, type Collection, type Db } from "mongodb";
-import type { HistoryQuery, StoredMessage } from "@chat/shared/contracts";
+import type { HistoryQuery, MessageChange, StoredMessage } from "@chat/shared/contracts";
 
 /**
  * One stored message. Every read is a key lookup, on MongoDB and on the Mongo-wire stand-in
@@ -23,7 +23,43 @@ export interface MessageDoc {
   createdAt: Date;
   /** The Kafka record it was stored from (`topic:partition:offset`): tells a crash replay from a resend. */
   origin: string;
+  /** How many messages the conversation has up to this one (edits and deletes not counted); absent on older ones, where it is `seq`. */
+  n?: number;
+  /** Set by an edit, with the new content. */
+  editedAt?: string;
+  /** Set by a delete; the content is emptied then. */
+  deletedAt?: string;
 }
+
+/**
+ * An edit or a delete, in the same collection as the messages: it takes its own `slot` (its
+ * seq), so a history page or a resume covers it like any message. `_id` is the change's id.
+ */
+export interface ChangeDoc {
+  _id: string;
+  conversationId: string;
+  seq: number;
+  slot: string;
+  change: "edited" | "deleted";
+  messageId: string;
+  messageSeq: number;
+  actorId: string;
+  /** The new content of an edit. */
+  content?: string;
+  at: string;
+  createdAt: Date;
+  origin: string;
+  /** The conversation's message count at this point (unchanged by the change itself). */
+  n: number;
+}
+
+/** Whatever sits at a slot of a conversation's sequence. */
+export type EntryDoc = MessageDoc | ChangeDoc;
+
+export const isChange = (doc: EntryDoc): doc is ChangeDoc => "change" in doc && doc.change !== undefined;
+
+/** The message count up to and including an entry. */
+export const ordinalOf = (doc: EntryDoc): number => doc.n ?? doc.seq;
 
 export const slotOf = (conversationId: string, seq: number) => `${conversationId}#${seq}`;
 
@@ -58,12 +94,24 @@ export function toStoredMessage(doc: MessageDoc): StoredMessage {
     clientMsgId: doc.clientMsgId,
     conversationId: doc.conversationId,
     senderId: doc.senderId,
-    content: doc.content,
+    content: doc.deletedAt ? "" : doc.content,
     kind: doc.kind,
     seq: doc.seq,
     sentAt: doc.sentAt,
     createdAt: doc.createdAt.toISOString(),
+    ...(doc.editedAt ? { editedAt: doc.editedAt } : {}),
+    ...(doc.deletedAt ? { deletedAt: doc.deletedAt } : {}),
   };
+}
+
+export function toMessageChange(doc: ChangeDoc): MessageChange {
+  const base = { conversationId: doc.conversationId, seq: doc.seq, messageId: doc.messageId, messageSeq: doc.messageSeq, actorId: doc.actorId };
+  return doc.change === "edited" ? { type: "edited", ...base, content: doc.content ?? "", editedAt: doc.at } : { type: "deleted", ...base, deletedAt: doc.at };
+}
+
+/** What a change does to the message it changes. */
+export function changedFields(change: MessageChange): { content: string; editedAt: string } | { content: string; deletedAt: string } {
+  return change.type === "edited" ? { content: change.content, editedAt: change.editedAt } : { content: "", deletedAt: change.deletedAt };
 }
 
 export function isDuplicateKey(err: unknown): boolean {
@@ -72,10 +120,10 @@ export function isDuplicateKey(err: unknown): boolean {
 }
 
 export function createMessageStore(db: Db) {
-  const messages: Collection<MessageDoc> = db.collection<MessageDoc>("messages");
+  const messages: Collection<EntryDoc> = db.collection<EntryDoc>("messages");
 
-  /** The stored messages of these seq ranges (inclusive; empty ranges allowed), in one `slot $in`. */
-  const bySlots = (conversationId: string, ...ranges: Array<[from: number, to: number]>): Promise<MessageDoc[]> => {
+  /** The stored entries of these seq ranges (inclusive; empty ranges allowed), in one `slot $in`. */
+  const bySlots = (conversationId: string, ...ranges: Array<[from: number, to: number]>): Promise<EntryDoc[]> => {
     const slots = new Set<string>();
     for (const [from, to] of ranges) for (let seq = Math.max(1, from); seq <= to; seq++) slots.add(slotOf(conversationId, seq));
     return slots.size === 0 ? Promise.resolve([]) : messages.find({ slot: { $in: [...slots] } }).toArray();
@@ -89,6 +137,14 @@ export function createMessageStore(db: Db) {
       if (ahead.length === 0) return max;
       max = Math.max(...ahead.map((d) => d.seq));
     }
+  }
+
+  /** The message count at each of these seqs (0 at seq 0), by slot. */
+  async function ordinalsAt(points: Array<{ conversationId: string; seq: number }>): Promise<Map<string, number>> {
+    const wanted = points.filter((p) => p.seq > 0).map((p) => slotOf(p.conversationId, p.seq));
+    const found = wanted.length === 0 ? [] : await messages.find({ slot: { $in: [...new Set(wanted)] } }).toArray();
+    const bySlot = new Map(found.map((d) => [d.slot, ordinalOf(d)]));
+    return new Map(points.map((p) => [slotOf(p.conversationId, p.seq), p.seq === 0 ? 0 : (bySlot.get(slotOf(p.conversationId, p.seq)) ?? p.seq)]));
   }
 
   return {
@@ -107,7 +163,7 @@ export function createMessageStore(db: Db) {
       await messages.dropIndex("sender_clientmsg_unique").catch(() => undefined);
       let n = 0;
       let batch: Array<{ updateOne: { filter: { _id: string }; update: { $set: { slot: string } } } }> = [];
-      for await (const doc of messages.find({ slot: { $exists: false } })) {
+      for await (const doc of messages.find({ slot: { $exists: false } }) as AsyncIterable<MessageDoc>) {
         batch.push({ updateOne: { filter: { _id: doc._id }, update: { $set: { slot: slotOf(doc.conversationId, doc.seq) } } } });
         if (batch.length === 500) {
           await messages.bulkWrite(batch, { ordered: false });
@@ -121,25 +177,50 @@ export function createMessageStore(db: Db) {
       return n;
     },
 
-    /** Messages already stored under any of these ids (resends and replays). */
-    findByIds(ids: string[]): Promise<MessageDoc[]> {
+    /** Entries already stored under any of these ids: resends and replays, and the messages changes target. */
+    findByIds(ids: string[]): Promise<EntryDoc[]> {
       if (ids.length === 0) return Promise.resolve([]);
       return messages.find({ _id: { $in: ids } }).toArray();
     },
 
+    /** One stored message of a conversation, by id (an edit's or a delete's target); null if unknown. */
+    async findMessage(conversationId: string, messageId: string): Promise<MessageDoc | null> {
+      const doc = await messages.findOne({ _id: messageId });
+      return doc && !isChange(doc) && doc.conversationId === conversationId ? doc : null;
+    },
+
     /** Inserts in one round trip; throws (duplicate key) if any id or slot is taken. */
-    async insertMany(docs: MessageDoc[]): Promise<void> {
+    async insertMany(docs: EntryDoc[]): Promise<void> {
       if (docs.length > 0) await messages.insertMany(docs, { ordered: true });
+    },
+
+    /** Applies changes to the messages they target, in order, by `_id` alone (anything more makes the stand-in scan). */
+    async applyChanges(changes: MessageChange[]): Promise<void> {
+      if (changes.length === 0) return;
+      await messages.bulkWrite(
+        changes.map((change) => ({ updateOne: { filter: { _id: change.messageId }, update: { $set: changedFields(change) } } })),
+        { ordered: true },
+      );
     },
 
     /** The highest stored seq of a conversation whose `lastSeq` is known. */
     maxSeq: storedMax,
 
+    /** The stored entry at a seq (the message count there, after a writer's crash). */
+    async entryAt(conversationId: string, seq: number): Promise<EntryDoc | null> {
+      return seq < 1 ? null : messages.findOne({ slot: slotOf(conversationId, seq) });
+    },
+
+    ordinalsAt,
+
     /**
      * History page: after a seq (ascending, catch-up), before a seq, or the latest. Always in
      * ascending seq. Seqs are contiguous, so the page's slots are computed, not searched.
      */
-    async history(conversation: { _id: string; lastSeq: number }, q: HistoryQuery): Promise<{ messages: StoredMessage[]; hasMore: boolean }> {
+    async history(
+      conversation: { _id: string; lastSeq: number },
+      q: HistoryQuery,
+    ): Promise<{ messages: StoredMessage[]; changes: MessageChange[]; hasMore: boolean }> {
       const id = conversation._id;
       const pageBelow = (top: number): [number, number] => {
         if (q.afterSeq !== undefined) return [q.afterSeq + 1, Math.min(top, q.afterSeq + q.limit)];
@@ -161,7 +242,12 @@ export function createMessageStore(db: Db) {
       }
       docs.sort((a, b) => a.seq - b.seq);
       const hasMore = q.afterSeq !== undefined ? to < top : from > 1;
-      return { messages: docs.map(toStoredMessage), hasMore };
+      const entries = { messages: [] as StoredMessage[], changes: [] as MessageChange[] };
+      for (const doc of docs) {
+        if (isChange(doc)) entries.changes.push(toMessageChange(doc));
+        else entries.messages.push(toStoredMessage(doc));
+      }
+      return { ...entries, hasMore };
     },
   };
 }

@@ -1,5 +1,5 @@
 import { cleanText, idSchema, z } from "../zod.ts";
-import { storedMessageSchema } from "../topics/message-delivered.ts";
+import { messageChangeSchema, storedMessageSchema } from "../topics/message-delivered.ts";
 
 export const createConversationSchema = z
   .object({
@@ -10,7 +10,15 @@ export const createConversationSchema = z
   .openapi("CreateConversation");
 
 export const lastMessageSchema = z
-  .object({ messageId: z.string(), senderId: idSchema, content: z.string(), seq: z.number().int(), sentAt: z.string() })
+  .object({
+    messageId: z.string(),
+    senderId: idSchema,
+    content: z.string(),
+    seq: z.number().int(),
+    sentAt: z.string(),
+    editedAt: z.string().optional(),
+    deletedAt: z.string().optional(),
+  })
   .openapi("LastMessage");
 
 export const conversationSchema = z
@@ -44,9 +52,58 @@ export const historyQuerySchema = z
   .refine((q) => q.beforeSeq === undefined || q.afterSeq === undefined, "use beforeSeq or afterSeq, not both")
   .openapi("HistoryQuery");
 
+/**
+ * A page of the conversation's sequence: the messages in it (in their current state: edited
+ * content with `editedAt`, deleted ones as tombstones) and the edits and deletes that took a
+ * seq in it. A client catching up applies both; `messages` and `changes` together cover every
+ * seq of the page.
+ */
 export const historyResponseSchema = z
-  .object({ messages: z.array(storedMessageSchema), hasMore: z.boolean() })
+  .object({ messages: z.array(storedMessageSchema), changes: z.array(messageChangeSchema), hasMore: z.boolean() })
   .openapi("History");
+
+export const messageParamsSchema = z.object({ id: idSchema, messageId: idSchema }).strict();
+
+export const editMessageBodySchema = z.object({ content: z.string() }).strict().openapi("EditMessage");
+
+export const changeResultSchema = z
+  .object({
+    conversationId: idSchema,
+    messageId: z.string(),
+    /** The accepted change; null when nothing was left to change (deleting a deleted message). */
+    changeId: z.string().nullable(),
+  })
+  .openapi("MessageChangeResult");
+
+/** `q` is matched as words (the engine's tokens), never as a command: any character is searched for literally. */
+export const searchQuerySchema = z
+  .object({
+    q: z.string().trim().min(1, "must not be empty").max(200),
+    conversationId: idSchema.optional(),
+    limit: z.coerce.number().int().min(1).max(50).default(20),
+    cursor: z.string().max(200).optional(),
+  })
+  .strict()
+  .openapi("SearchQuery");
+
+export const searchHitSchema = z
+  .object({
+    conversationId: idSchema,
+    messageId: z.string(),
+    seq: z.number().int(),
+    senderId: idSchema,
+    content: z.string(),
+    sentAt: z.string(),
+    editedAt: z.string().optional(),
+  })
+  .openapi("SearchHit");
+
+export const searchResponseSchema = z
+  .object({ results: z.array(searchHitSchema), nextCursor: z.string().nullable() })
+  .openapi("SearchResults");
+
+export type SearchQuery = z.infer<typeof searchQuerySchema>;
+export type SearchHit = z.infer<typeof searchHitSchema>;
 
 /** clientMsgId: the client's own id for this message; resending it never creates a second message. */
 export const clientMsgIdSchema = z.string().trim().min(1).max(128).regex(/^[\x21-\x7E]+$/, "printable ASCII without spaces");

@@ -1,5 +1,5 @@
 import { idSchema, z } from "../zod.ts";
-import { historyQuerySchema, historyResponseSchema } from "../http/conversations.ts";
+import { changeResultSchema, historyQuerySchema, historyResponseSchema } from "../http/conversations.ts";
 import { internalRoute } from "./route.ts";
 
 // The message service's internal routes (`/internal` on the message service, behind the
@@ -39,4 +39,19 @@ export const contactsRoute = internalRoute({
   body: undefined,
   query: undefined,
   response: z.object({ userId: idSchema, contactIds: z.array(idSchema) }),
+});
+
+/**
+ * An edit or delete asked for on a socket (gateways): the message service checks it as it
+ * checks the REST one (member, sender, content) and puts it on `message.send`.
+ */
+export const messageChangeRoute = internalRoute({
+  method: "POST",
+  path: "/internal/conversations/:id/messages/:messageId/changes",
+  body: z.discriminatedUnion("type", [
+    z.object({ type: z.literal("edit"), actorId: idSchema, content: z.string() }).strict(),
+    z.object({ type: z.literal("delete"), actorId: idSchema }).strict(),
+  ]),
+  query: undefined,
+  response: changeResultSchema,
 });

@@ -15,10 +15,37 @@ export const storedMessageSchema = z
     seq: z.number().int().positive(),
     sentAt: isoDateTime(),
     createdAt: isoDateTime(),
+    /** When its content was last changed by its sender. */
+    editedAt: isoDateTime().optional(),
+    /** When its sender took it back: its `content` is empty from then on (a tombstone). */
+    deletedAt: isoDateTime().optional(),
   })
   .openapi("Message");
 
 export type StoredMessage = z.infer<typeof storedMessageSchema>;
+
+/**
+ * An edit or a delete, as applied: it takes its own `seq` in the conversation (after the
+ * messages sent before it), so a device that resumes from its last seen seq gets it with no
+ * gap and no duplicate. `messageSeq` is the seq of the message it changed.
+ */
+const changeBase = {
+  conversationId: idSchema,
+  seq: z.number().int().positive(),
+  messageId: z.string(),
+  messageSeq: z.number().int().positive(),
+  actorId: idSchema,
+};
+export const messageChangeSchema = z
+  .discriminatedUnion("type", [
+    z.object({ type: z.literal("edited"), ...changeBase, content: z.string(), editedAt: isoDateTime() }),
+    z.object({ type: z.literal("deleted"), ...changeBase, deletedAt: isoDateTime() }),
+  ])
+  .openapi("MessageChange");
+
+export type MessageChange = z.infer<typeof messageChangeSchema>;
+export type MessageEdited = Extract<MessageChange, { type: "edited" }>;
+export type MessageDeleted = Extract<MessageChange, { type: "deleted" }>;
 
 /**
  * Events for one recipient, routed to the gateway(s) where that recipient is connected.
@@ -26,6 +53,7 @@ export type StoredMessage = z.infer<typeof storedMessageSchema>;
  */
 export const deliveryEventSchema = z.discriminatedUnion("type", [
   z.object({ v: z.literal(1), type: z.literal("message"), recipientId: idSchema, message: storedMessageSchema }),
+  z.object({ v: z.literal(1), type: z.literal("change"), recipientId: idSchema, change: messageChangeSchema }),
   z.object({
     v: z.literal(1),
     type: z.literal("read"),
