@@ -25,7 +25,9 @@ if ! command -v chromium >/dev/null; then
   apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 fi
 step "infrastructure"
-bash infra/native/stack.sh up
+# The suite tests search against a real Sonic: a first build (about 26 minutes, cached after)
+# is waited for here rather than run beside the tests, which would starve them of CPU.
+SONIC_BUILD_FOREGROUND=1 bash infra/native/stack.sh up
 step "integration tests"
 npx vitest run --project integration
 step "done"

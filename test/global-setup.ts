@@ -19,6 +19,7 @@ export default async function setup(): Promise<void> {
     ["mongo", new URL(stackEnv.mongoUrl).host],
     ["redis", new URL(stackEnv.redisUrl).host],
     ["rabbitmq", new URL(stackEnv.amqpUrl).host],
+    ["sonic", `${stackEnv.search.host}:${stackEnv.search.port}`],
   ];
   const down: string[] = [];
   for (const [name, hostPort] of targets) {

@@ -11,7 +11,8 @@
 #   infra/native/stack.sh kafka-topics ARGS...                org.apache.kafka.tools.TopicCommand
 #   infra/native/stack.sh kafka-console-producer|kafka-console-consumer ARGS...
 #   infra/native/stack.sh rabbitmqctl|rabbitmq-diagnostics ARGS...   against our RabbitMQ node
-# COMPONENT: kafka, mongo, redis, rabbitmq, prometheus (default: all).
+#   infra/native/stack.sh sonic-bin                           the built Sonic binary's path (exit 1 if not built)
+# COMPONENT: kafka, mongo, redis, rabbitmq, prometheus, sonic (default: all).
 #
 # Which pieces, and why:
 #   Kafka 3.9.x from Maven Central jars (infra/native/kafka/pom.xml), since no release tarball can
@@ -29,6 +30,8 @@
 #     /var/lib data we don't control). Anything else on our ports is an error, never killed.
 #   Prometheus from Debian's package the same way, scraping the services and each broker's JMX
 #     exporter agent (infra/native/components/prometheus.sh).
+#   Sonic (message search) built once from crates.io with cargo and cached; a first build runs
+#     in the background and never holds the rest up (infra/native/components/sonic.sh).
 #
 # Environment (defaults): KAFKA_PORT (9092), KAFKA_PORTS (19092,29092,39092 for 3 brokers; each
 #   broker's controller listens on port+1), KAFKA_BROKERS or STACK_KAFKA_BROKERS (1; the services
@@ -39,7 +42,8 @@
 #   XDG_CACHE_HOME (~/.cache; built artifacts go to $XDG_CACHE_HOME/chat-cluster),
 #   KAFKA_HEAP_OPTS (-Xms256m -Xmx512m), MONGO_HEAP_OPTS (-Xms128m -Xmx1g), *_START_TIMEOUT seconds,
 #   MONGO_PAGE_SPLIT_SIZE (4096: the Mongo-wire store's page size), PROMETHEUS_PORT (9090),
-#   PROMETHEUS_RETENTION (3d).
+#   PROMETHEUS_RETENTION (3d), SONIC_PORT (1491), SONIC_PASSWORD (chat-dev-search),
+#   SONIC_BUILD_FOREGROUND (0; 1: a first build of Sonic is waited for).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -50,7 +54,7 @@ source "$HERE/lib.sh"
 
 CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/chat-cluster"
 HOST=127.0.0.1
-COMPONENTS=(kafka mongo redis rabbitmq prometheus)
+COMPONENTS=(kafka mongo redis rabbitmq prometheus sonic)
 
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_PORTS="${KAFKA_PORTS:-19092,29092,39092}"
@@ -190,6 +194,8 @@ source "$HERE/components/redis.sh"
 source "$HERE/components/rabbitmq.sh"
 # shellcheck source=components/prometheus.sh
 source "$HERE/components/prometheus.sh"
+# shellcheck source=components/sonic.sh
+source "$HERE/components/sonic.sh"
 
 # ---------------------------------------------------------------------------------------------
 # Commands
@@ -347,6 +353,9 @@ cmd_env() {
   echo "export MONGO_URL=mongodb://$HOST:$MONGO_PORT"
   echo "export REDIS_URL=redis://$HOST:$REDIS_PORT"
   echo "export AMQP_URL=amqp://guest:guest@$HOST:$RABBITMQ_PORT"
+  echo "export SEARCH_HOST=$HOST"
+  echo "export SEARCH_PORT=$SONIC_PORT"
+  echo "export SEARCH_PASSWORD=$SONIC_PASSWORD"
 }
 
 usage() {
@@ -363,6 +372,8 @@ main() {
   status) cmd_status ;;
   logs) cmd_logs "$@" ;;
   env) cmd_env ;;
+  build-sonic) cmd_build_sonic ;;
+  sonic-bin) sonic_built && echo "$SONIC_BIN" ;;
   kafka-topics) kafka_tool org.apache.kafka.tools.TopicCommand "$@" ;;
   kafka-console-producer) kafka_tool kafka.tools.ConsoleProducer "$@" ;;
   kafka-console-consumer) kafka_tool org.apache.kafka.tools.consumer.ConsoleConsumer "$@" ;;

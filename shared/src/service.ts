@@ -31,6 +31,8 @@ export interface ServiceParts {
   dependencies: Dependency[];
   /** Readiness beyond dependencies: consumers in their groups, producers reaching Kafka. */
   checks?: ReadinessCheck[];
+  /** Features the process serves without being needed for its job (search): shown by `/readyz`, never failing it. */
+  optional?: ReadinessCheck[];
   /** Ordered steps between "stop accepting" and "close dependencies" (drain, stop consumers, flush). */
   shutdown?: ShutdownStep[];
 }
@@ -63,10 +65,12 @@ export async function runService(
 
   // Until `build` returns, /readyz has nothing to check and answers "starting".
   const checks: ReadinessCheck[] = [];
-  mountOpsRoutes(app, { checks: () => checks, registry, isDraining });
+  const optional: ReadinessCheck[] = [];
+  mountOpsRoutes(app, { checks: () => checks, optional: () => optional, registry, isDraining });
 
   const parts = await build({ logger, registry, app, server, isDraining });
   checks.push(...parts.dependencies, ...(parts.checks ?? []));
+  optional.push(...(parts.optional ?? []));
   app.use(notFoundHandler);
   app.use(errorHandler(logger));
 

@@ -109,6 +109,56 @@ export function transportSuite(transport: TransportFactory, gateways: () => stri
       expect(messagesOf(back).map((m) => m.seq)).toEqual([4, 5, 6, 7]);
     });
 
+    it("edits and deletes a message by its sender, reaching a device on the other gateway, and refuses someone else", async () => {
+      const [alice, bob] = await Promise.all([registerUser(gw(0)), registerUser(gw(1))]);
+      const conv = await createConversation(gw(0), alice, [bob]);
+      const [a, b] = await Promise.all([connect(0, alice), connect(1, bob)]);
+      const sent = await a.request("send_message", { conversationId: conv.id, content: "tpyo", clientMsgId: "e-1" });
+      const messageId = sent.ok ? String(sent.messageId) : "";
+      await waitFor(() => messagesOf(b).length === 1, { what: "the message" });
+      expect(await b.request("edit_message", { conversationId: conv.id, messageId, content: "mine now" })).toEqual({
+        ok: false,
+        error: { code: "NOT_THE_SENDER", message: "Only the sender may change a message" },
+      });
+      expect(await a.request("edit_message", { conversationId: conv.id, messageId, content: "typo" })).toEqual({ ok: true, messageId, changeId: expect.any(String) });
+      expect(await a.request("delete_message", { conversationId: conv.id, messageId })).toEqual({ ok: true, messageId, changeId: expect.any(String) });
+      const [edited] = await waitFor(() => b.on("message_edited").length === 1 && b.on("message_edited"), { what: "message_edited" });
+      const [deleted] = await waitFor(() => b.on("message_deleted").length === 1 && b.on("message_deleted"), { what: "message_deleted" });
+      expect(edited).toMatchObject({ conversationId: conv.id, messageId, content: "typo", seq: 2, messageSeq: 1, editedAt: expect.any(String) });
+      expect(deleted).toMatchObject({ conversationId: conv.id, messageId, seq: 3, messageSeq: 1, deletedAt: expect.any(String) });
+    });
+
+    it("shows a device that was offline during an edit and a delete both of them after it resumes, with no gap and no duplicate", async () => {
+      const [alice, bob] = await Promise.all([registerUser(gw(0)), registerUser(gw(0))]);
+      const conv = await createConversation(gw(0), alice, [bob]);
+      const a = await connect(0, alice);
+      const b = await connect(1, bob);
+      const ids: string[] = [];
+      for (let i = 1; i <= 2; i++) {
+        const ack = await a.request("send_message", { conversationId: conv.id, content: `m${i}`, clientMsgId: `o-${i}` });
+        ids.push(ack.ok ? String(ack.messageId) : "");
+      }
+      await waitFor(() => messagesOf(b).length === 2, { what: "2 live messages" });
+      b.close();
+      expect((await a.request("edit_message", { conversationId: conv.id, messageId: ids[0], content: "m1, edited" })).ok).toBe(true);
+      expect((await a.request("delete_message", { conversationId: conv.id, messageId: ids[1] })).ok).toBe(true);
+      expect((await a.request("send_message", { conversationId: conv.id, content: "m3", clientMsgId: "o-3" })).ok).toBe(true);
+      await waitFor(async () => (await history(gw(0), alice, conv.id)).messages.length === 3, { what: "3 stored" });
+
+      const back = await connect(0, bob, { [conv.id]: 2 });
+      const [resumed] = await waitFor(() => back.on("resumed").length > 0 && back.on("resumed"), { what: "resumed" });
+      expect(resumed).toEqual({ replayed: 3, truncated: [] });
+      expect((await a.request("edit_message", { conversationId: conv.id, messageId: ids[0], content: "m1, again" })).ok).toBe(true);
+      await waitFor(() => back.on("message_edited").length === 2, { what: "the replayed and the live edit" });
+      await sleep(300);
+      expect(back.on("message_edited")).toEqual([
+        expect.objectContaining({ messageId: ids[0], content: "m1, edited", seq: 3 }),
+        expect.objectContaining({ messageId: ids[0], content: "m1, again", seq: 6 }),
+      ]);
+      expect(back.on("message_deleted")).toEqual([expect.objectContaining({ messageId: ids[1], seq: 4, messageSeq: 2 })]);
+      expect(messagesOf(back).map((m) => [m.content, m.seq])).toEqual([["m3", 5]]);
+    });
+
     it("reports a failed handshake resume in `resumed` with the same error shape", async () => {
       const [alice, bob, eve] = await Promise.all([registerUser(gw(0)), registerUser(gw(0)), registerUser(gw(1))]);
       const conv = await createConversation(gw(0), alice, [bob]);

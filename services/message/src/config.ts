@@ -21,6 +21,16 @@ export const messageConfigSchema = baseEnv
     MESSAGE_SESSION_TIMEOUT_MS: positiveInt(10_000),
     /** Largest group conversation. */
     GROUP_MAX_MEMBERS: positiveInt(100),
+    /** The search engine (Sonic). Messaging never depends on it: search answers 503 while it is away. */
+    SEARCH_HOST: zod.string().default("127.0.0.1"),
+    SEARCH_PORT: port(1491),
+    SEARCH_PASSWORD: zod.string().min(1).default("chat-dev-search"),
+    /** Sonic collection of the messages (the topic prefix is put in front, so test clusters keep apart). */
+    SEARCH_COLLECTION: zod.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default("messages"),
+    /** Ingest channels the indexer uses side by side. */
+    SEARCH_INGEST_CHANNELS: positiveInt(4),
+    /** Kafka consumer group of the search indexer (reads `message.stored`). */
+    SEARCH_INDEXER_GROUP: zod.string().default("search-indexer"),
   })
   .and(pemKeyEnv("JWT_PUBLIC_KEY"));
 

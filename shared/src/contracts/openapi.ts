@@ -10,6 +10,21 @@ import {
   selfUserSchema,
   tokenPairSchema,
 } from "./http/auth.ts";
+import {
+  changeResultSchema,
+  conversationIdParamsSchema,
+  conversationListQuerySchema,
+  conversationSchema,
+  createConversationSchema,
+  editMessageBodySchema,
+  historyQuerySchema,
+  historyResponseSchema,
+  messageParamsSchema,
+  searchQuerySchema,
+  searchResponseSchema,
+  sendMessageBodySchema,
+  sendMessageResultSchema,
+} from "./http/conversations.ts";
 import { onlineUsersResponseSchema, userIdParamsSchema, userListQuerySchema, userListResponseSchema, userOnlineResponseSchema } from "./http/users.ts";
 
 type Responses = RouteConfig["responses"];
@@ -101,6 +116,87 @@ export function buildOpenApiRegistry(): OpenAPIRegistry {
     security: secured,
     request: { params: userIdParamsSchema },
     responses: { 200: json(userOnlineResponseSchema, "Whether the user is online"), 404: error("No such user"), ...authedErrors },
+  });
+  const conversation = z.object({ conversation: conversationSchema });
+  const notMember = error("Not a member of this conversation (NOT_A_MEMBER)");
+  registry.registerPath({
+    method: "get",
+    path: "/api/conversations",
+    tags: ["conversations"],
+    security: secured,
+    request: { query: conversationListQuerySchema },
+    responses: { 200: json(z.object({ conversations: z.array(conversationSchema) }), "Mine, newest activity first, with lastMessage and unreadCount"), ...authedErrors },
+  });
+  registry.registerPath({
+    method: "post",
+    path: "/api/conversations",
+    tags: ["conversations"],
+    security: secured,
+    request: body(createConversationSchema),
+    responses: { 201: json(conversation, "Created"), 200: json(conversation, "The direct conversation of this pair already existed"), ...authedErrors },
+  });
+  registry.registerPath({
+    method: "get",
+    path: "/api/conversations/{id}",
+    tags: ["conversations"],
+    security: secured,
+    request: { params: conversationIdParamsSchema },
+    responses: { 200: json(conversation, "The conversation"), 403: notMember, 404: error("No such conversation"), ...authedErrors },
+  });
+  registry.registerPath({
+    method: "get",
+    path: "/api/conversations/{id}/messages",
+    tags: ["messages"],
+    security: secured,
+    request: { params: conversationIdParamsSchema, query: historyQuerySchema },
+    responses: { 200: json(historyResponseSchema, "A page of history (ascending seq): messages in their current state, and the edits and deletes in the page"), 403: notMember, 404: error("No such conversation"), ...authedErrors },
+  });
+  registry.registerPath({
+    method: "post",
+    path: "/api/conversations/{id}/messages",
+    tags: ["messages"],
+    security: secured,
+    request: { params: conversationIdParamsSchema, ...body(sendMessageBodySchema) },
+    responses: { 202: json(sendMessageResultSchema, "Durable in Kafka; stored and delivered shortly"), 403: notMember, 404: error("No such conversation"), 503: error("Kafka did not take it in time; send again (idempotent on clientMsgId)"), ...authedErrors },
+  });
+  const changeErrors: Responses = {
+    403: error("Not a member (NOT_A_MEMBER), or not the message's sender (NOT_THE_SENDER)"),
+    404: error("No such conversation, or no such message in it (MESSAGE_NOT_FOUND)"),
+    503: error("Kafka did not take it in time; try again"),
+    ...authedErrors,
+  };
+  registry.registerPath({
+    method: "patch",
+    path: "/api/conversations/{id}/messages/{messageId}",
+    tags: ["messages"],
+    security: secured,
+    description: "The sender's new content. Travels through Kafka behind the conversation's messages and reaches every participant's devices as `message_edited`.",
+    request: { params: messageParamsSchema, ...body(editMessageBodySchema) },
+    responses: { 202: json(changeResultSchema, "Durable in Kafka; applied shortly"), 409: error("The message was deleted (MESSAGE_DELETED)"), ...changeErrors },
+  });
+  registry.registerPath({
+    method: "delete",
+    path: "/api/conversations/{id}/messages/{messageId}",
+    tags: ["messages"],
+    security: secured,
+    description: "The sender takes the message back: it stays in history as a tombstone (no content, `deletedAt`) and reaches devices as `message_deleted`.",
+    request: { params: messageParamsSchema },
+    responses: { 202: json(changeResultSchema, "Durable in Kafka; applied shortly"), 200: json(changeResultSchema, "Already deleted (changeId null)"), ...changeErrors },
+  });
+  registry.registerPath({
+    method: "get",
+    path: "/api/search",
+    tags: ["search"],
+    security: secured,
+    description: "The caller's messages containing every word of `q`, newest first, from the conversations they are in (or one of them).",
+    request: { query: searchQuerySchema },
+    responses: {
+      200: json(searchResponseSchema, "A page of hits; pass `nextCursor` as `cursor` for the next"),
+      403: notMember,
+      404: error("No such conversation"),
+      503: error("The search engine is unavailable (SEARCH_UNAVAILABLE); messaging is not affected"),
+      ...authedErrors,
+    },
   });
   return registry;
 }

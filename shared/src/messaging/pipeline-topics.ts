@@ -19,5 +19,5 @@ export interface PipelineTopicSettings {
 export function pipelineTopics({ KAFKA_TOPIC_PREFIX: prefix, KAFKA_PARTITIONS, KAFKA_REPLICATION_FACTOR }: PipelineTopicSettings): TopicSpec[] {
   const topic = (t: { name: string }): TopicSpec => ({ topic: topicName(prefix, t), numPartitions: KAFKA_PARTITIONS, replicationFactor: KAFKA_REPLICATION_FACTOR });
   const dlq = (t: { name: string }): TopicSpec => ({ ...topic(t), topic: deadLetterTopicName(prefix, t), numPartitions: 1 });
-  return [topic(messageSendTopic), topic(messageReadTopic), dlq(messageSendTopic), dlq(messageReadTopic), topic(messageStoredTopic)];
+  return [topic(messageSendTopic), topic(messageReadTopic), dlq(messageSendTopic), dlq(messageReadTopic), topic(messageStoredTopic), dlq(messageStoredTopic)];
 }

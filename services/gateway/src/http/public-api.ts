@@ -69,6 +69,8 @@ export function mountPublicApi(app: Express, { config, logger, verifier, limiter
   app.use("/api/auth", auth);
 
   app.use("/api/user", authenticated, perUser, toAuth);
-  app.use("/api/conversations", authenticated, perUser, proxyTo(config.MESSAGE_URL, log));
+  const toMessages = proxyTo(config.MESSAGE_URL, log);
+  app.use("/api/conversations", authenticated, perUser, toMessages);
+  app.use("/api/search", authenticated, perUser, toMessages);
 }
 

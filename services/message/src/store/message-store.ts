@@ -213,6 +213,13 @@ export function createMessageStore(db: Db) {
 
     ordinalsAt,
 
+    /** The messages at these slots (search hits), by key. */
+    async messagesAt(slots: string[]): Promise<MessageDoc[]> {
+      if (slots.length === 0) return [];
+      const docs = await messages.find({ slot: { $in: [...new Set(slots)] } }).toArray();
+      return docs.filter((d): d is MessageDoc => !isChange(d));
+    },
+
     /**
      * History page: after a seq (ascending, catch-up), before a seq, or the latest. Always in
      * ascending seq. Seqs are contiguous, so the page's slots are computed, not searched.
