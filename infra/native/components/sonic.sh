@@ -89,12 +89,16 @@ CFG
   proc_start sonic "$LOGS/sonic.log" -- "$SONIC_BIN" -c "$CONF/sonic.cfg"
 }
 
+# Sonic greets with "CONNECTED <sonic-server …>"; QUIT before closing (a client thread of Sonic
+# logs a panic when its peer vanishes without it).
 _sonic_banner() {
-  local line
+  local line ok=1
   exec 3<>"/dev/tcp/$HOST/$SONIC_PORT" || return 1
-  read -r -t 2 line <&3 || return 1
+  if read -r -t 2 line <&3 && [[ "$line" == CONNECTED* ]]; then ok=0; fi
+  printf 'QUIT\n' >&3 2>/dev/null
+  read -r -t 2 line <&3 || true
   exec 3<&-
-  [[ "$line" == CONNECTED* ]]
+  return "$ok"
 }
 
 sonic_wait() {

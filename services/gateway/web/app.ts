@@ -1,10 +1,12 @@
 // The web client: plain TypeScript on the public contract (REST + Socket.IO), bundled by the
 // gateway with esbuild. State lives in a few maps; the DOM is re-rendered per change.
 import { io, type Socket } from "socket.io-client";
-import type { Ack, ClientToServerEvents, Conversation, ResumeResult, ServerToClientEvents, StoredMessage } from "../../../shared/src/contracts/index.ts";
+import type { Ack, ClientToServerEvents, Conversation, MessageChange, ResumeResult, ServerToClientEvents, StoredMessage } from "../../../shared/src/contracts/index.ts";
 
 type Session = { accessToken: string; refreshToken: string; user: { id: string; username: string } };
 type Shown = StoredMessage & { state: "sending" | "sent" | "delivered" | "failed" };
+/** A history page: messages in their current state, and the edits and deletes that took a seq in it. */
+type Page = { messages: StoredMessage[]; changes: MessageChange[]; hasMore: boolean };
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const el = (tag: string, cls = "", text = "") => {
@@ -154,8 +156,23 @@ function renderMessages(): void {
     const mine = m.senderId === session?.user.id;
     const li = el("li", mine ? "mine" : "");
     li.dataset.seq = String(m.seq);
-    li.append(el("div", "who", nameOf(m.senderId)), el("span", "text", m.content));
+    li.append(el("div", "who", nameOf(m.senderId)));
+    if (m.deletedAt) li.append(el("span", "text deleted", "message deleted"));
+    else li.append(el("span", "text", m.content));
+    if (m.editedAt && !m.deletedAt) li.append(el("span", "state", "edited"));
     if (mine) li.append(el("span", "state", m.state === "delivered" && m.seq <= read ? "read" : m.state));
+    if (mine && m.state === "delivered" && !m.deletedAt) {
+      const edit = el("button", "link", "edit");
+      edit.onclick = () => {
+        const content = prompt("Edit message", m.content);
+        if (content !== null && content.trim() && content !== m.content) changeMessage("edit_message", { conversationId: m.conversationId, messageId: m.messageId, content });
+      };
+      const del = el("button", "link", "delete");
+      del.onclick = () => {
+        if (confirm("Delete this message for everyone?")) changeMessage("delete_message", { conversationId: m.conversationId, messageId: m.messageId });
+      };
+      li.append(edit, del);
+    }
     list.append(li);
   }
   if (atBottom) box.scrollTop = box.scrollHeight;
@@ -176,11 +193,12 @@ async function open(id: string): Promise<void> {
   $<HTMLButtonElement>("send-button").disabled = false;
   socket?.emit("join_room", { conversationId: id }, () => undefined);
   if (!messages.get(id)?.size) {
-    const page = await api<{ messages: StoredMessage[]; hasMore: boolean }>("GET", `/api/conversations/${id}/messages?limit=50`);
+    const page = await api<Page>("GET", `/api/conversations/${id}/messages?limit=50`);
     for (const m of page.messages) {
       store(m);
       observe(m.conversationId, m.seq);
     }
+    for (const change of page.changes) observe(change.conversationId, change.seq);
     $("older").hidden = !page.hasMore;
   }
   markRead();
@@ -192,7 +210,7 @@ async function open(id: string): Promise<void> {
 async function loadOlder(): Promise<void> {
   if (!current) return;
   const oldest = Math.min(...[...(messages.get(current)?.values() ?? [])].map((m) => m.seq).filter(Boolean));
-  const page = await api<{ messages: StoredMessage[]; hasMore: boolean }>("GET", `/api/conversations/${current}/messages?limit=50&beforeSeq=${oldest}`);
+  const page = await api<Page>("GET", `/api/conversations/${current}/messages?limit=50&beforeSeq=${oldest}`);
   for (const m of page.messages) store(m);
   $("older").hidden = !page.hasMore;
   renderMessages();
@@ -238,6 +256,26 @@ function send(content: string): void {
   });
   typingSent = 0;
   socket.emit("typing", { conversationId: conv, isTyping: false }, () => undefined);
+}
+
+/** Asks for an edit or a delete; its result arrives like anyone else's, as message_edited / message_deleted. */
+function changeMessage(event: "edit_message" | "delete_message", payload: { conversationId: string; messageId: string; content?: string }): void {
+  socket?.timeout(15_000).emit(event as "edit_message", payload as { conversationId: string; messageId: string; content: string }, (err: Error | null, ack: Ack) => {
+    if (err || !ack.ok) setStatus("online", `could not ${event === "edit_message" ? "edit" : "delete"}: ${err ? "no answer" : ack.ok ? "" : ack.error.message}`);
+  });
+}
+
+/** An edit or delete (live, replayed, or from a history page): the message shows its new state. */
+function applyChange(change: MessageChange): void {
+  observe(change.conversationId, change.seq);
+  const shown = messages.get(change.conversationId)?.get(change.messageId);
+  const update = change.type === "edited" ? { content: change.content, editedAt: change.editedAt } : { content: "", deletedAt: change.deletedAt };
+  // A delete is final: an older edit replayed after it changes nothing.
+  if (shown && !shown.deletedAt) Object.assign(shown, update);
+  const c = conversations.get(change.conversationId);
+  if (c?.lastMessage?.messageId === change.messageId) Object.assign(c.lastMessage, update);
+  if (c) c.lastSeq = Math.max(c.lastSeq, change.seq);
+  if (change.conversationId === current) renderMessages();
 }
 
 function receive(message: StoredMessage): void {
@@ -336,9 +374,10 @@ async function pageMissed(conversationId: string, id: number): Promise<void> {
   let after = seen.get(conversationId)?.mark ?? 0;
   for (let failures = 0; id === connection; ) {
     try {
-      const page = await api<{ messages: StoredMessage[]; hasMore: boolean }>("GET", `/api/conversations/${conversationId}/messages?afterSeq=${after}&limit=200`);
+      const page = await api<Page>("GET", `/api/conversations/${conversationId}/messages?afterSeq=${after}&limit=200`);
       for (const m of page.messages) receive(m);
-      const last = page.messages.at(-1)?.seq ?? after;
+      for (const change of page.changes) applyChange(change);
+      const last = Math.max(after, ...page.messages.map((m) => m.seq), ...page.changes.map((c) => c.seq));
       if (!page.hasMore || last <= after) return;
       after = last;
       failures = 0;
@@ -382,6 +421,8 @@ function connect(): void {
     else if (socket && !socket.active && session) reconnectLater();
   });
   socket.on("message_received", ({ message }) => receive(message));
+  socket.on("message_edited", applyChange);
+  socket.on("message_deleted", applyChange);
   socket.on("message_read", ({ conversationId, userId, seq }) => {
     if (userId === session?.user.id) return;
     readUpTo.set(conversationId, Math.max(readUpTo.get(conversationId) ?? 0, seq));

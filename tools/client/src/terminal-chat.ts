@@ -1,6 +1,6 @@
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
-import type { ClientEventName, ClientPayload, StoredMessage } from "@chat/shared/contracts";
+import type { ClientEventName, ClientPayload, MessageChange, StoredMessage } from "@chat/shared/contracts";
 import { ContiguousSeqs, ackOutcome, awaitAnswer, catchUp, pageAfter, resumeOutcome, retryDelay, type ResumeOutcome } from "./catch-up.ts";
 import type { ChatLink, Handshake } from "./links/chat-link.ts";
 import { grpcLink } from "./links/grpc-link.ts";
@@ -104,14 +104,29 @@ export async function runTerminalChat(o: TerminalChatOptions): Promise<void> {
       print(`${i + 1}) ${await label(c)}${unread}${last}`);
     }
   }
+  /** `[conversation] ` before a line of a conversation other than the open one. */
+  async function whereOf(conversationId: string): Promise<string> {
+    if (current?.id === conversationId) return "";
+    return `[${await label(conversations.find((c) => c.id === conversationId) ?? ({ title: "new", participantIds: [] } as unknown as Conversation))}] `;
+  }
   async function show(m: StoredMessage): Promise<void> {
     seqs.observe(m.conversationId, m.seq);
     if (shown.has(m.messageId)) return;
     shown.add(m.messageId);
-    const where = current?.id === m.conversationId ? "" : `[${await label(conversations.find((c) => c.id === m.conversationId) ?? ({ title: "new", participantIds: [] } as unknown as Conversation))}] `;
-    print(`${where}${await nameOf(m.senderId)}: ${m.content}`);
+    const text = m.deletedAt ? "(message deleted)" : m.editedAt ? `${m.content} (edited)` : m.content;
+    print(`${await whereOf(m.conversationId)}${await nameOf(m.senderId)}: ${text}`);
     if (current?.id === m.conversationId && m.senderId !== me.id) void fireAndForget("mark_read", { conversationId: m.conversationId, seq: m.seq });
   }
+  /** An edit or a delete: it has its own seq, seen like a message's. */
+  async function showChange(c: MessageChange): Promise<void> {
+    seqs.observe(c.conversationId, c.seq);
+    const key = `${c.conversationId}#${c.seq}`;
+    if (shown.has(key)) return;
+    shown.add(key);
+    const who = `${await whereOf(c.conversationId)}${await nameOf(c.actorId)}`;
+    print(c.type === "edited" ? `✎ ${who} edited a message: ${c.content}` : `✗ ${who} deleted a message`);
+  }
+  const showEntry = (e: StoredMessage | MessageChange) => ("type" in e ? showChange(e) : show(e));
   async function history(): Promise<void> {
     if (!current) {
       print("no conversation open");
@@ -183,16 +198,17 @@ export async function runTerminalChat(o: TerminalChatOptions): Promise<void> {
   /** Pages through REST what a resume left out of its replay. */
   async function pageMissed(conversationId: string, signal: AbortSignal): Promise<void> {
     const fetchPage = async (afterSeq: number) => {
-      const res = await api<{ messages: StoredMessage[]; hasMore: boolean }>(
+      const res = await api<{ messages: StoredMessage[]; changes: MessageChange[]; hasMore: boolean }>(
         "GET",
         `/api/conversations/${encodeURIComponent(conversationId)}/messages?afterSeq=${afterSeq}&limit=200`,
         undefined,
         token,
       );
       if (res.status !== 200) throw new Error(`history: HTTP ${res.status}`);
-      return res.body;
+      // Edits and deletes take seqs of their own: the page is both, in seq order.
+      return { messages: [...res.body.messages, ...res.body.changes].sort((a, b) => a.seq - b.seq), hasMore: res.body.hasMore };
     };
-    await pageAfter(seqs.mark(conversationId) ?? 0, fetchPage, show, signal);
+    await pageAfter(seqs.mark(conversationId) ?? 0, fetchPage, showEntry, signal);
   }
 
   /**
@@ -233,6 +249,8 @@ export async function runTerminalChat(o: TerminalChatOptions): Promise<void> {
   });
   socket.on("resumed", (result) => awaitResumed?.(resumeOutcome(result)));
   socket.on("message_received", ({ message }) => void show(message));
+  socket.on("message_edited", (change) => void showChange(change));
+  socket.on("message_deleted", (change) => void showChange(change));
   socket.on("typing", ({ conversationId, userId, isTyping }) => {
     if (isTyping && conversationId === current?.id) void nameOf(userId).then((n) => print(`… ${n} is typing`));
   });
