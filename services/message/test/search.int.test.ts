@@ -1,3 +1,6 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse as load } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SearchHit } from "../../../shared/src/contracts/index.ts";
 import { waitFor } from "../../../shared/src/testing/index.ts";
@@ -6,6 +9,7 @@ import { startCluster, type TestCluster } from "../../../test/helpers/cluster.ts
 import { createConversation } from "../../../test/helpers/conversations.ts";
 import { createClientTracker, expectOk } from "../../../test/helpers/sockets.ts";
 import { startPrivateSonic } from "../../../test/helpers/sonic.ts";
+import { repoRoot } from "../../../test/helpers/processes.ts";
 
 interface Results {
   results: SearchHit[];
@@ -182,5 +186,23 @@ describe("search while the engine is down", () => {
     const back = await until(bob, { q: "alpha" }, [1, 2, 3, 4, 5].reverse().map((i) => `alpha while down ${i}`).concat("alpha before"));
     expect(back.results).toHaveLength(6);
     await waitFor(async () => !("degraded" in ((await (await fetch(`${cluster.messages[0]!.url}/readyz`)).json()) as object)), { what: "search ready again" });
+  });
+});
+
+describe("search in docker-compose.yml", () => {
+  it("runs Sonic with the native stack's port, password and limits, and points the message service at it", () => {
+    const compose = load(readFileSync(join(repoRoot, "docker-compose.yml"), "utf8"), { merge: true }) as {
+      services: Record<string, { image?: string; environment?: Record<string, unknown>; volumes?: string[] }>;
+    };
+    const cfg = readFileSync(join(repoRoot, "infra/sonic/sonic.cfg"), "utf8");
+    const native = readFileSync(join(repoRoot, "infra/native/components/sonic.sh"), "utf8");
+    const env = compose.services.message!.environment!;
+    expect(compose.services[String(env.SEARCH_HOST)]?.image).toMatch(/^valeriansaliou\/sonic:/);
+    expect(compose.services.sonic!.volumes).toContain("./infra/sonic/sonic.cfg:/etc/sonic.cfg:ro");
+    expect(cfg).toContain(`inet = "0.0.0.0:${env.SEARCH_PORT}"`);
+    expect(cfg).toContain(`auth_password = "${env.SEARCH_PASSWORD}"`);
+    expect(native).toContain(`SONIC_PORT="\${SONIC_PORT:-${env.SEARCH_PORT}}"`);
+    expect(native).toContain(`SONIC_PASSWORD="\${SONIC_PASSWORD:-${env.SEARCH_PASSWORD}}"`);
+    for (const text of [cfg, native]) expect(text).toContain("query_limit_maximum = 1000");
   });
 });
