@@ -34,7 +34,7 @@ describe("the web client in headless Chromium, two browsers on two gateways", ()
     return page;
   }
 
-  it("lets two people chat live, with unread counts, typing and read state", async () => {
+  it("lets two people chat live, with unread counts, typing, read state, edits and deletes", async () => {
     const [gwA, gwB] = cluster.gateways.map((g) => g.url) as [string, string];
     const [alice, bob] = await Promise.all([registerUser(gwA, "alice"), registerUser(gwB, "bob")]);
     const a = await logIn(gwA, alice.username, alice.password);
@@ -58,6 +58,16 @@ describe("the web client in headless Chromium, two browsers on two gateways", ()
     await a.waitForSelector("#message-list li >> text=Hi Alice");
     // Alice's own message shows it was read once Bob opened the conversation.
     await a.waitForSelector("#message-list li.mine .state >> text=read");
+
+    // Alice fixes her message, then takes it back; Bob's page follows both.
+    a.once("dialog", (dialog) => void dialog.accept("Hello Bob, edited"));
+    await a.click("#message-list li.mine button >> text=edit");
+    await b.waitForSelector("#message-list li >> text=Hello Bob, edited");
+    expect(await b.textContent("#message-list li:first-child .state")).toBe("edited");
+    a.once("dialog", (dialog) => void dialog.accept());
+    await a.click("#message-list li.mine button >> text=delete");
+    await b.waitForSelector("#message-list li .deleted >> text=message deleted");
+    await a.waitForSelector("#message-list li.mine .deleted");
 
     mkdirSync(`${repoRoot}test-results`, { recursive: true });
     await a.screenshot({ path: `${repoRoot}test-results/web-client-alice.png` });

@@ -20,28 +20,21 @@ export const messageSendSchema = z.object({
   sentAt: isoDateTime(),
 });
 
-/** A stored message's sender asks for new content. `changeId` tells a replay of this record from another edit. */
-export const messageEditSchema = z.object({
+/** What an edit and a delete share. `changeId` tells a replay of the record from another change. */
+const changeRequest = {
   v: z.literal(1),
-  type: z.literal("edit"),
   changeId: z.string().uuid(),
   conversationId: idSchema,
   messageId: z.string().uuid(),
   actorId: idSchema,
-  content: z.string().min(1),
   requestedAt: isoDateTime(),
-});
+};
+
+/** A stored message's sender asks for new content. */
+export const messageEditSchema = z.object({ ...changeRequest, type: z.literal("edit"), content: z.string().min(1) });
 
 /** A stored message's sender takes it back: it stays in the sequence as a tombstone with no content. */
-export const messageDeleteSchema = z.object({
-  v: z.literal(1),
-  type: z.literal("delete"),
-  changeId: z.string().uuid(),
-  conversationId: idSchema,
-  messageId: z.string().uuid(),
-  actorId: idSchema,
-  requestedAt: isoDateTime(),
-});
+export const messageDeleteSchema = z.object({ ...changeRequest, type: z.literal("delete") });
 
 /**
  * What `message.send` carries: sends, edits and deletes of one conversation on one key, so
