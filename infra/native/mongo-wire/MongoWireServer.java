@@ -26,6 +26,11 @@ import org.h2.mvstore.MVStore;
  * with 16 KiB pages, 1,786/s with 4 KiB (docs/benchmarks.md). Existing pages keep their size
  * until they split.
  *
+ * Old chunks are kept 10 minutes (MONGO_RETENTION_MS; MVStore's default is 45 s) before their
+ * space may be written again. A read walks the version of the store it started on; a read that
+ * outlives the retention (a one-time migration's pass over a million messages) otherwise fails
+ * with "Chunk N not found" once compaction has reused its chunks.
+ *
  * What must be guarded, and how. mongo-java-server does not make a single-document update
  * atomic against concurrent ones on the same collection, and its replies can share documents
  * with the store, which a later update then changes before the reply is encoded
@@ -145,6 +150,7 @@ public final class MongoWireServer {
     }
     int pageSplitSize = Integer.parseInt(System.getenv().getOrDefault("MONGO_PAGE_SPLIT_SIZE", "4096"));
     MVStore store = new MVStore.Builder().fileName(args[2]).pageSplitSize(pageSplitSize).open();
+    store.setRetentionTime(Integer.parseInt(System.getenv().getOrDefault("MONGO_RETENTION_MS", "600000")));
     H2Backend h2 = new H2Backend(store);
     MongoWireServer guard = new MongoWireServer(h2);
     MongoBackend guarded = (MongoBackend) Proxy.newProxyInstance(
