@@ -116,8 +116,8 @@ export const workerConfigSchema = baseEnv
     PORT: port(4004),
     /** Internal message service base URL (direct conversations). */
     MESSAGE_URL: z.string().url().default("http://127.0.0.1:4002"),
-    /** Unacknowledged AutoMessages one worker holds at a time. */
-    WORKER_PREFETCH: positiveInt(20),
+    /** Unacknowledged AutoMessages one worker holds at a time (it handles them in batches of up to 100). */
+    WORKER_PREFETCH: positiveInt(300),
   });
 
 export type AutoMessageSettings = z.infer<typeof automessageEnv>;

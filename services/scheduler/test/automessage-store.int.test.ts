@@ -55,8 +55,9 @@ describe("AutoMessage store (keyed)", () => {
     expect(await store.stats()).toMatchObject({ planned: 5, waiting: 0, queued: 5, sent: 0 });
 
     const [sentOne, failing] = first.published;
-    await store.markSent(sentOne!._id, { messageId: "m1", conversationId: "c1" });
-    await store.markSent(sentOne!._id, { messageId: "m1", conversationId: "c1" });
+    // Twice (a redelivery, or two workers): counted once.
+    await store.markSentMany([{ before: sentOne!, messageId: "m1", conversationId: "c1" }]);
+    await store.markSentMany([{ before: sentOne!, messageId: "m1", conversationId: "c1" }]);
     await store.markFailed(failing!._id, "boom", false);
     await store.markFailed(failing!._id, "boom", false);
     expect(await store.stats()).toMatchObject({ planned: 5, queued: 4, sent: 1, failed: 1, deadLettered: 0 });

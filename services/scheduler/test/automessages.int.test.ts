@@ -162,21 +162,29 @@ describe("AutoMessages", () => {
       expect((await admin<{ result: { inserted: number } }>(scheduler, c, "POST", "plan", { sendWithin: "1s", planId: "fail-1" })).body.result.inserted).toBe(2);
       const [flaky, broken] = await dbOf(c).collection<AutoDoc>("automessages").find({}).toArray();
 
-      // Between the worker and the message service: fails the flaky pair twice, the broken pair always.
+      // Between the worker and the message service: answers the flaky pair with a passing
+      // failure twice, the broken pair always; the other pairs of a batch go through.
       const seen = new Map<string, number>();
       const upstream = new URL(c.env.MESSAGE_URL!);
+      const injected = { error: { code: "DEPENDENCY_UNAVAILABLE", message: "injected", retriable: true } };
       proxy = createServer((req, res) => {
         let body = "";
         req.on("data", (d: Buffer) => (body += d.toString()));
         req.on("end", async () => {
-          const key = body.includes(broken!.senderId) ? "broken" : body.includes(flaky!.senderId) ? "flaky" : "other";
-          seen.set(key, (seen.get(key) ?? 0) + 1);
-          if (key === "broken" || (key === "flaky" && seen.get(key)! <= 2)) {
-            res.writeHead(503, { "content-type": "application/json" }).end('{"error":{"code":"DEPENDENCY_UNAVAILABLE","message":"injected"}}');
-            return;
+          const pairs = (JSON.parse(body || "{}") as { pairs?: Array<[string, string]> }).pairs ?? [];
+          const answers: unknown[] = pairs.map(([sender]) => {
+            const key = sender === broken!.senderId ? "broken" : sender === flaky!.senderId ? "flaky" : "other";
+            seen.set(key, (seen.get(key) ?? 0) + 1);
+            return key === "broken" || (key === "flaky" && seen.get(key)! <= 2) ? injected : undefined;
+          });
+          const passing = pairs.filter((_, i) => answers[i] === undefined);
+          if (passing.length > 0) {
+            const headers = { "content-type": "application/json", "x-internal-token": String(req.headers["x-internal-token"]) };
+            const out = await fetch(new URL(req.url!, upstream), { method: "POST", headers, body: JSON.stringify({ pairs: passing }) });
+            const { results } = (await out.json()) as { results: unknown[] };
+            for (let i = 0; i < answers.length; i++) if (answers[i] === undefined) answers[i] = results.shift();
           }
-          const out = await fetch(new URL(req.url!, upstream), { method: req.method, headers: req.headers as Record<string, string>, body: body || undefined });
-          res.writeHead(out.status, { "content-type": "application/json" }).end(await out.text());
+          res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ results: answers }));
         });
       });
       await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", () => r()));

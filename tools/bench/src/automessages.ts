@@ -45,15 +45,21 @@ journal.sort((a, b) => Number(a._id.split("#").pop()) - Number(b._id.split("#").
 const ids = journal.flatMap((c) => c.messages.map((m) => m._id)).slice(0, deliver);
 await store.makeDueNow(ids);
 const coll = db.collection<{ _id: string; isSent: boolean }>("automessages");
+// Progress from the plan's counter (one small document of another collection), so the watching
+// does not compete with the worker for the AutoMessages' own collection.
+const counters = db.collection<{ _id: string; sent?: number }>("automessage_counters");
 const started = performance.now();
 const queued = (await admin("POST", "queue")) as { result: { queued: number; ms: number } };
 console.log(`queue job: ${queued.result.queued} published in ${queued.result.ms} ms`);
 for (;;) {
-  const sent = (await coll.find({ _id: { $in: ids } }).project<{ isSent: boolean }>({ isSent: 1 }).toArray()).filter((d) => d.isSent).length;
+  const sent = (await counters.findOne({ _id: planId }))?.sent ?? 0;
   if (sent >= ids.length) break;
   if (performance.now() - started > 600_000) throw new Error(`only ${sent} of ${ids.length} sent after 10 minutes`);
   await new Promise((r) => setTimeout(r, 250));
 }
 const seconds = (performance.now() - started) / 1000;
+// The counter counts each AutoMessage once; the documents themselves must agree.
+const marked = (await coll.find({ _id: { $in: ids } }).project<{ isSent: boolean }>({ isSent: 1 }).toArray()).filter((d) => d.isSent).length;
+if (marked !== ids.length) throw new Error(`the counter says ${ids.length} sent, the documents ${marked}`);
 console.log(`worker: ${ids.length} AutoMessages queued and sent in ${seconds.toFixed(1)} s = ${(ids.length / seconds).toFixed(0)}/s`);
 await mongo.close();

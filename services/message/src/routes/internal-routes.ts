@@ -3,7 +3,7 @@ import { NotFoundError, validate } from "@chat/shared";
 import type { contactsRoute, participantsRoute } from "@chat/shared/contracts";
 import {
   conversationIdParamsSchema,
-  directConversationRoute,
+  directConversationsRoute,
   idSchema,
   internalHistoryRoute,
   messageChangeRoute,
@@ -35,11 +35,13 @@ export function createInternalRoutes({
 }): Router {
   const router = Router();
 
-  router.post("/conversations/direct", async (req, res) => {
-    const { userIds } = validate(directConversationRoute.body, req.body);
-    const { conversation, created } = await creator.create(userIds[0], [userIds[1]]);
-    const body: z.input<typeof directConversationRoute.response> = { conversationId: conversation._id, created };
-    res.status(created ? 201 : 200).json(body);
+  router.post("/conversations/direct/batch", async (req, res) => {
+    const { pairs } = validate(directConversationsRoute.body, req.body);
+    const results = await creator.createDirectMany(pairs);
+    const body: z.input<typeof directConversationsRoute.response> = {
+      results: results.map((r) => ("error" in r ? { error: { code: r.error.code, message: r.error.message, retriable: r.error.retriable } } : r)),
+    };
+    res.json(body);
   });
 
   router.get("/conversations/:id/participants", async (req, res) => {

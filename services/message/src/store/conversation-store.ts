@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { MongoServerError, type Collection, type Db } from "mongodb";
+import { MongoBulkWriteError, MongoServerError, type Collection, type Db } from "mongodb";
 import type { Conversation } from "@chat/shared/contracts";
 
 export interface ConversationDoc {
@@ -69,22 +69,24 @@ export function createConversationStore(db: Db) {
   const members: Collection<MemberDoc> = db.collection<MemberDoc>("conversation_members");
   const inboxes: Collection<InboxDoc> = db.collection<InboxDoc>("user_conversations");
 
-  /** A member's read state and inbox entry: idempotent upserts, so a retry after a crash completes them. */
-  async function addMembers(doc: ConversationDoc): Promise<void> {
+  /** Members' read state and inbox entries: idempotent upserts, so a retry after a crash completes them. */
+  async function addMembers(...docs: ConversationDoc[]): Promise<void> {
+    const pairs = docs.flatMap((doc) => doc.participantIds.map((userId) => ({ conversationId: doc._id, userId })));
+    if (pairs.length === 0) return;
     await Promise.all([
       members.bulkWrite(
-        doc.participantIds.map((userId) => ({
+        pairs.map(({ conversationId, userId }) => ({
           updateOne: {
-            filter: { _id: memberId(doc._id, userId) },
-            update: { $setOnInsert: { conversationId: doc._id, userId, lastReadSeq: 0 } },
+            filter: { _id: memberId(conversationId, userId) },
+            update: { $setOnInsert: { conversationId, userId, lastReadSeq: 0 } },
             upsert: true,
           },
         })),
         { ordered: false },
       ),
       inboxes.bulkWrite(
-        doc.participantIds.map((userId) => ({
-          updateOne: { filter: { _id: userId }, update: { $addToSet: { conversationIds: doc._id } }, upsert: true },
+        pairs.map(({ conversationId, userId }) => ({
+          updateOne: { filter: { _id: userId }, update: { $addToSet: { conversationIds: conversationId } }, upsert: true },
         })),
         { ordered: false },
       ),
@@ -152,6 +154,28 @@ export function createConversationStore(db: Db) {
       }
       await addMembers(doc);
       return { conversation: doc, created: true };
+    },
+
+    /**
+     * Inserts the ones that do not exist yet, in one round trip (a taken `_id` is someone
+     * else's create of the same direct pair), then their members and inboxes in two.
+     * @returns the ids this call created
+     */
+    async createMany(docs: ConversationDoc[]): Promise<Set<string>> {
+      if (docs.length === 0) return new Set();
+      let created = new Set(docs.map((d) => d._id));
+      try {
+        await conversations.insertMany(docs, { ordered: false });
+      } catch (err) {
+        if (!(err instanceof MongoBulkWriteError)) throw err;
+        const failed = [err.writeErrors].flat();
+        if (!failed.every((e) => e.code === 11000)) throw err;
+        const lost = new Set(failed.map((e) => e.index));
+        created = new Set(docs.filter((_, i) => !lost.has(i)).map((d) => d._id));
+      }
+      // Everyone's, not only ours: a crash between another create's insert and its members heals here.
+      await addMembers(...docs);
+      return created;
     },
 
     findById(id: string): Promise<ConversationDoc | null> {

@@ -549,17 +549,40 @@ export function createAutoMessageStore(db: Db) {
       return automessages.findOne({ _id: id });
     },
 
-    /** Marks sent by `_id`; the "before" document says whether this call made the transition. */
-    async markSent(id: string, result: { messageId: string; conversationId: string }): Promise<void> {
+    /** AutoMessages by id, in one read. */
+    findByIds,
+
+    /**
+     * Marks a batch sent by `_id`, in three round trips whatever its size: a `sent:<id>` claim
+     * per message (single winner across workers and redeliveries), one bulk update, and one
+     * counter `$inc` per plan for the claims this call won. `before` is each message as the
+     * worker read it before sending (whether it was failing until now).
+     */
+    async markSentMany(entries: Array<{ before: AutoMessageDoc; messageId: string; conversationId: string }>): Promise<void> {
+      if (entries.length === 0) return;
       const now = new Date();
-      const before = await automessages.findOneAndUpdate(
-        { _id: id },
-        { $set: { isSent: true, sentAt: now, messageId: result.messageId, conversationId: result.conversationId, lastError: null, updatedAt: now }, $inc: { attempts: 1 } },
-        { returnDocument: "before" },
+      const won = await claim(
+        entries.map((e) => `sent:${e.before._id}`),
+        now,
       );
-      if (!before || before.isSent) return;
-      const wasFailing = before.attempts > 0 && !before.deadLetteredAt;
-      await bump(before.planId, { sent: 1, failed: wasFailing ? -1 : 0 });
+      await automessages.bulkWrite(
+        entries.map((e) => ({
+          updateOne: {
+            filter: { _id: e.before._id },
+            update: { $set: { isSent: true, sentAt: now, messageId: e.messageId, conversationId: e.conversationId, lastError: null, updatedAt: now }, $inc: { attempts: 1 } },
+          },
+        })),
+        { ordered: false },
+      );
+      const byPlan = new Map<string, { sent: number; failed: number }>();
+      for (const { before } of entries) {
+        if (!won.has(`sent:${before._id}`)) continue;
+        const counts = byPlan.get(before.planId) ?? { sent: 0, failed: 0 };
+        counts.sent++;
+        if (before.attempts > 0 && !before.deadLetteredAt) counts.failed--;
+        byPlan.set(before.planId, counts);
+      }
+      await Promise.all([...byPlan].map(([planId, inc]) => bump(planId, inc)));
     },
 
     async markFailed(id: string, error: string, dead: boolean): Promise<void> {

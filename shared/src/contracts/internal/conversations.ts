@@ -5,13 +5,24 @@ import { internalRoute } from "./route.ts";
 // The message service's internal routes (`/internal` on the message service, behind the
 // internal token). Callers have already authenticated the user they act for.
 
-/** The direct conversation of two users, created when missing (the AutoMessage worker). */
-export const directConversationRoute = internalRoute({
+/**
+ * Many direct conversations at once, each created when missing (the AutoMessage worker's
+ * batches): one answer per pair, in order, a pair that cannot be created (a user that no
+ * longer exists) answered with its error instead of failing the others.
+ */
+export const directConversationsRoute = internalRoute({
   method: "POST",
-  path: "/internal/conversations/direct",
-  body: z.object({ userIds: z.tuple([idSchema, idSchema]) }).strict(),
+  path: "/internal/conversations/direct/batch",
+  body: z.object({ pairs: z.array(z.tuple([idSchema, idSchema])).min(1).max(250) }).strict(),
   query: undefined,
-  response: z.object({ conversationId: z.string(), created: z.boolean() }),
+  response: z.object({
+    results: z.array(
+      z.union([
+        z.object({ conversationId: z.string(), created: z.boolean() }),
+        z.object({ error: z.object({ code: z.string(), message: z.string(), retriable: z.boolean() }) }),
+      ]),
+    ),
+  }),
 });
 
 /** Who is in a conversation (gateways cache it: membership is fixed at creation). */
