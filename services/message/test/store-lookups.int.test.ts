@@ -69,8 +69,9 @@ describe("message and conversation stores: key lookups only", () => {
       await messages.insertMany(Array.from({ length: 1000 }, (_, i) => messageDoc(conversationId, i + 1)));
     }
     const large = await medianMs(15, page);
-    // A scan of 40k documents takes hundreds of ms on the stand-in; a lookup stays where it was.
-    expect(large, `page median ${small.toFixed(1)} ms with 200 messages, ${large.toFixed(1)} ms with 40,200`).toBeLessThan(small * 3 + 15);
+    // A scan of 40k documents takes hundreds of ms on the stand-in; a lookup stays where it was
+    // (the margin absorbs a busy box: the suite runs files side by side).
+    expect(large, `page median ${small.toFixed(1)} ms with 200 messages, ${large.toFixed(1)} ms with 40,200`).toBeLessThan(small * 3 + 40);
   }, 120_000);
 
   it("lists a user's conversations and contacts from their inbox, newest activity first, with unread counts", async () => {

@@ -7,7 +7,9 @@
 // - CPU milliseconds per delivered message for each process kind;
 // - memory per idle connection (10,000 sockets) of a gateway and of a relay instance.
 //
-//   npm run bench [-- --messages 1000000 --users 100000 --idle 10000]
+//   npm run bench [-- --messages 1000000 --users 100000 --idle 10000] [-- --pages-only]
+//
+// --pages-only: just the history pages' p50/p95, empty and with history stored (minutes, not an hour).
 //
 // It drives the native stack itself (`npm run up` with MONGO_DB set to each database, then back
 // to the default), so run it on a machine that is otherwise idle.
@@ -23,7 +25,12 @@ import { gatewayIdleMemory, relayIdleMemory } from "./idle-memory.ts";
 import { runRelayLoad, type RelayLoadResult } from "./relay-load.ts";
 
 const { values } = parseArgs({
-  options: { messages: { type: "string", default: "1000000" }, users: { type: "string", default: "100000" }, idle: { type: "string", default: "10000" } },
+  options: {
+    messages: { type: "string", default: "1000000" },
+    users: { type: "string", default: "100000" },
+    idle: { type: "string", default: "10000" },
+    "pages-only": { type: "boolean", default: false },
+  },
 });
 const MESSAGES_PER_CONVERSATION = 50;
 const LOAD_USERS = 400;
@@ -109,6 +116,12 @@ async function measureOurs(label: string, db: string, shape: HistoryShape): Prom
   const seeded = await seedHistory(MONGO_URL, db, AUTH, internalToken, shape, console.log);
   console.log(`  stored: ${seeded.users} users, ${seeded.messages} messages (${seeded.seconds ? `seeded in ${seeded.seconds.toFixed(0)} s` : "seeded by an earlier run"})`);
   const sample = await historySample(AUTH, internalToken, shape, 200);
+  if (values["pages-only"]) {
+    await pageLatency(sample, 100); // JIT, connections and caches warm
+    const page = await pageLatency(sample);
+    console.log(`  history page (50 messages): p50 ${page.p50} ms p95 ${page.p95} ms`);
+    return { label, page };
+  }
   await ours(300, 5); // JIT, connections and caches warm
   const max = await ladder(`ours, ${label}`, OURS, async (rate) => fromOurs(await ours(rate)));
   const page = await pageLatency(sample);
@@ -140,53 +153,58 @@ try {
   const started = performance.now();
   const empty = await measureOurs("empty database", emptyDb, small);
   const full = await measureOurs(`${(large.conversations * MESSAGES_PER_CONVERSATION).toLocaleString("en")} messages, ${large.users.toLocaleString("en")} users stored`, largeDb, large);
+  if (values["pages-only"]) {
+    console.log(`\nhistory page (50 messages) p50 / p95: empty ${empty.page.p50} / ${empty.page.p95} ms; history stored ${full.page.p50} / ${full.page.p95} ms`);
+    process.exitCode = 0;
+  } else {
 
-  // Latency and CPU at a common rate: half our maximum with history stored, on the running stack.
-  const common = Math.max(100, Math.floor((full.max?.rate ?? 200) / 2));
-  console.log(`at a common ${common} msg/s (history stored)`);
-  const kinds = await stackProcesses(2);
-  const oursAt = await cpuDuring(kinds, () => ours(common, 20));
-  const oursDelivered = oursAt.result.messages.delivered;
-  console.log(`  ours: p50 ${oursAt.result.latencyMs.p50} ms p99 ${oursAt.result.latencyMs.p99} ms; CPU ms per delivered message: ${cpuLine(oursAt.cpuMs, oursDelivered)}`);
+    // Latency and CPU at a common rate: half our maximum with history stored, on the running stack.
+    const common = Math.max(100, Math.floor((full.max?.rate ?? 200) / 2));
+    console.log(`at a common ${common} msg/s (history stored)`);
+    const kinds = await stackProcesses(2);
+    const oursAt = await cpuDuring(kinds, () => ours(common, 20));
+    const oursDelivered = oursAt.result.messages.delivered;
+    console.log(`  ours: p50 ${oursAt.result.latencyMs.p50} ms p99 ${oursAt.result.latencyMs.p99} ms; CPU ms per delivered message: ${cpuLine(oursAt.cpuMs, oursDelivered)}`);
 
-  const relayProcs = [await startRelay(5100), await startRelay(5101)];
-  const relayKinds: ProcessKind[] = [
-    { kind: "relays", pids: relayProcs.map((r) => r.pid!) },
-    ...kinds.filter((k) => k.kind === "redis" || k.kind === "load generator"),
-  ];
-  console.log("plain relay, 2 instances");
-  await relay(1000, 5);
-  const relayMax = await ladder("relay", RELAY, async (rate) => fromRelay(await relay(rate)));
-  const relayAt = await cpuDuring(relayKinds, () => relay(common, 20));
-  console.log(`  relay at ${common} msg/s: p50 ${relayAt.result.latencyMs.p50} ms p99 ${relayAt.result.latencyMs.p99} ms; CPU ms per delivered message: ${cpuLine(relayAt.cpuMs, relayAt.result.delivered)}`);
+    const relayProcs = [await startRelay(5100), await startRelay(5101)];
+    const relayKinds: ProcessKind[] = [
+      { kind: "relays", pids: relayProcs.map((r) => r.pid!) },
+      ...kinds.filter((k) => k.kind === "redis" || k.kind === "load generator"),
+    ];
+    console.log("plain relay, 2 instances");
+    await relay(1000, 5);
+    const relayMax = await ladder("relay", RELAY, async (rate) => fromRelay(await relay(rate)));
+    const relayAt = await cpuDuring(relayKinds, () => relay(common, 20));
+    console.log(`  relay at ${common} msg/s: p50 ${relayAt.result.latencyMs.p50} ms p99 ${relayAt.result.latencyMs.p99} ms; CPU ms per delivered message: ${cpuLine(relayAt.cpuMs, relayAt.result.delivered)}`);
 
-  console.log(`memory at ${IDLE} idle sockets on one instance (heap after a full GC)`);
-  const oursIdle = await gatewayIdleMemory(IDLE);
-  const relayIdle = await relayIdleMemory(IDLE);
+    console.log(`memory at ${IDLE} idle sockets on one instance (heap after a full GC)`);
+    const oursIdle = await gatewayIdleMemory(IDLE);
+    const relayIdle = await relayIdleMemory(IDLE);
 
-  const n = (v?: number) => (v === undefined ? "none" : v.toLocaleString("en"));
-  const ratio = (a?: number, b?: number) => (a && b ? (a / b).toFixed(2) : "n/a");
-  const ms = (v: number) => `${v} ms`;
-  const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
-  const perMsg = (cpu: Map<string, number>, kind: string, delivered: number) => ((cpu.get(kind) ?? 0) / delivered).toFixed(3);
-  console.log(`\nnpm run bench, ${new Date().toISOString()}, ${((performance.now() - started) / 60_000).toFixed(1)} min; 2 gateways / 2 relay instances, ${LOAD_USERS} connections, ${SECONDS} s per step\n`);
-  console.log("| measure | ours, empty database | ours, history stored | plain relay | ours (history) / relay |");
-  console.log("|---|---|---|---|---|");
-  console.log(`| max sustained delivered msg/s | ${n(empty.max?.delivered)} | ${n(full.max?.delivered)} | ${n(relayMax?.delivered)} | ${ratio(full.max?.delivered, relayMax?.delivered)} |`);
-  console.log(`| p99 at the highest sustained step | ${empty.max ? ms(empty.max.p99) : "n/a"} | ${full.max ? ms(full.max.p99) : "n/a"} | ${relayMax ? ms(relayMax.p99) : "n/a"} | |`);
-  console.log(`| p50 / p99 at ${common} msg/s | | ${ms(oursAt.result.latencyMs.p50)} / ${ms(oursAt.result.latencyMs.p99)} | ${ms(relayAt.result.latencyMs.p50)} / ${ms(relayAt.result.latencyMs.p99)} | |`);
-  console.log(`| history page (50 messages) p50 / p95 | ${ms(empty.page.p50)} / ${ms(empty.page.p95)} | ${ms(full.page.p50)} / ${ms(full.page.p95)} | (keeps none) | |`);
-  console.log(`| memory per idle connection, ${IDLE.toLocaleString("en")} sockets: heap after GC (RSS growth) | ${kib(oursIdle.heapPerConnection)} (${kib(oursIdle.rssPerConnection)}) | | ${kib(relayIdle.heapPerConnection)} (${kib(relayIdle.rssPerConnection)}) | ${ratio(oursIdle.heapPerConnection, relayIdle.heapPerConnection)} |`);
-  console.log(`\nCPU ms per delivered message at ${common} msg/s (history stored; ${oursDelivered} and ${relayAt.result.delivered} delivered):\n`);
-  console.log("| process kind | ours | plain relay |");
-  console.log("|---|---|---|");
-  for (const k of kinds) {
-    const relayValue = relayAt.cpuMs.has(k.kind) ? perMsg(relayAt.cpuMs, k.kind, relayAt.result.delivered) : "";
-    console.log(`| ${k.kind} | ${perMsg(oursAt.cpuMs, k.kind, oursDelivered)} | ${relayValue} |`);
+    const n = (v?: number) => (v === undefined ? "none" : v.toLocaleString("en"));
+    const ratio = (a?: number, b?: number) => (a && b ? (a / b).toFixed(2) : "n/a");
+    const ms = (v: number) => `${v} ms`;
+    const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+    const perMsg = (cpu: Map<string, number>, kind: string, delivered: number) => ((cpu.get(kind) ?? 0) / delivered).toFixed(3);
+    console.log(`\nnpm run bench, ${new Date().toISOString()}, ${((performance.now() - started) / 60_000).toFixed(1)} min; 2 gateways / 2 relay instances, ${LOAD_USERS} connections, ${SECONDS} s per step\n`);
+    console.log("| measure | ours, empty database | ours, history stored | plain relay | ours (history) / relay |");
+    console.log("|---|---|---|---|---|");
+    console.log(`| max sustained delivered msg/s | ${n(empty.max?.delivered)} | ${n(full.max?.delivered)} | ${n(relayMax?.delivered)} | ${ratio(full.max?.delivered, relayMax?.delivered)} |`);
+    console.log(`| p99 at the highest sustained step | ${empty.max ? ms(empty.max.p99) : "n/a"} | ${full.max ? ms(full.max.p99) : "n/a"} | ${relayMax ? ms(relayMax.p99) : "n/a"} | |`);
+    console.log(`| p50 / p99 at ${common} msg/s | | ${ms(oursAt.result.latencyMs.p50)} / ${ms(oursAt.result.latencyMs.p99)} | ${ms(relayAt.result.latencyMs.p50)} / ${ms(relayAt.result.latencyMs.p99)} | |`);
+    console.log(`| history page (50 messages) p50 / p95 | ${ms(empty.page.p50)} / ${ms(empty.page.p95)} | ${ms(full.page.p50)} / ${ms(full.page.p95)} | (keeps none) | |`);
+    console.log(`| memory per idle connection, ${IDLE.toLocaleString("en")} sockets: heap after GC (RSS growth) | ${kib(oursIdle.heapPerConnection)} (${kib(oursIdle.rssPerConnection)}) | | ${kib(relayIdle.heapPerConnection)} (${kib(relayIdle.rssPerConnection)}) | ${ratio(oursIdle.heapPerConnection, relayIdle.heapPerConnection)} |`);
+    console.log(`\nCPU ms per delivered message at ${common} msg/s (history stored; ${oursDelivered} and ${relayAt.result.delivered} delivered):\n`);
+    console.log("| process kind | ours | plain relay |");
+    console.log("|---|---|---|");
+    for (const k of kinds) {
+      const relayValue = relayAt.cpuMs.has(k.kind) ? perMsg(relayAt.cpuMs, k.kind, relayAt.result.delivered) : "";
+      console.log(`| ${k.kind} | ${perMsg(oursAt.cpuMs, k.kind, oursDelivered)} | ${relayValue} |`);
+    }
+    console.log(`| relay instances | | ${perMsg(relayAt.cpuMs, "relays", relayAt.result.delivered)} |`);
+    const gwMsg = ((oursAt.cpuMs.get("gateways")! + oursAt.cpuMs.get("message service")!) / oursDelivered).toFixed(3);
+    console.log(`| gateways + message service | ${gwMsg} | |`);
   }
-  console.log(`| relay instances | | ${perMsg(relayAt.cpuMs, "relays", relayAt.result.delivered)} |`);
-  const gwMsg = ((oursAt.cpuMs.get("gateways")! + oursAt.cpuMs.get("message service")!) / oursDelivered).toFixed(3);
-  console.log(`| gateways + message service | ${gwMsg} | |`);
 } finally {
   for (const r of relays) r.kill("SIGTERM");
   const mongo = await new MongoClient(MONGO_URL).connect();

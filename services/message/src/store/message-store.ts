@@ -87,6 +87,12 @@ export function messageDocOf(
 
 /** Seqs probed past a conversation's `lastSeq` at once: messages stored by a writer that crashed before advancing it. */
 const PROBE_AHEAD = 64;
+/**
+ * Seqs a history page probes past `lastSeq` in its own query. Leftovers of a crashed writer are
+ * rare and, when there are any, the first of them is at `lastSeq + 1`: a few keys find them
+ * (and `storedMax` then finds them all), where 64 made every page look up 114 keys for 50.
+ */
+const PAGE_PROBE = 4;
 
 export function toStoredMessage(doc: MessageDoc): StoredMessage {
   return {
@@ -239,7 +245,7 @@ export function createMessageStore(db: Db) {
       // crashed before advancing it) is the page placed again from the real top.
       let top = conversation.lastSeq;
       let [from, to] = pageBelow(top);
-      const found = await bySlots(id, [from, to], [top + 1, top + PROBE_AHEAD]);
+      const found = await bySlots(id, [from, to], [top + 1, top + PAGE_PROBE]);
       let docs = found.filter((d) => d.seq >= from && d.seq <= to);
       const ahead = found.filter((d) => d.seq > top);
       if (ahead.length > 0) {
