@@ -241,6 +241,12 @@ if ((${#failed[@]} > 0)); then
   exit 1
 fi
 
+if bash infra/native/stack.sh sonic-bin >/dev/null 2>&1; then
+  search_line="GET /api/search, on Sonic at 127.0.0.1:${SONIC_PORT:-1491}"
+else
+  search_line="Sonic is being built in the background (first time only; $STACK_DIR/logs/sonic-build.log): search answers 503 until it runs, then catches up"
+fi
+
 cat <<TXT
 
 The chat cluster is up.
@@ -248,6 +254,7 @@ The chat cluster is up.
   API docs:        http://127.0.0.1:3000/api/docs
   Internal:        auth :4001, message :4002 and :4012, scheduler :4003 (admin), worker :4004
   Operators:       console http://127.0.0.1:4003/ops/ (admin token)   Prometheus http://127.0.0.1:${PROMETHEUS_PORT:-9090}/
+  Search:          $search_line
   Every process:   /healthz  /readyz  /metrics
   Admin token:     ADMIN_API_TOKEN in $STACK_DIR/secrets/secrets.env
   Logs:            $STACK_DIR/logs/        Stop: npm run down
