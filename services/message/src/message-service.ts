@@ -1,5 +1,5 @@
 import express from "express";
-import { Counter, Gauge } from "prom-client";
+import { Counter } from "prom-client";
 import {
   createBatchingProducer,
   createConnectionRegistry,
@@ -9,15 +9,10 @@ import {
   createRedis,
   createTokenVerifier,
   pipelineTopics,
-  authOf,
-  requireAuth,
   superviseConsumer,
-  validate,
-  type SupervisedConsumer,
   redisKeys,
   requireInternalToken,
   runService,
-  sendBatchUntil,
   type Logger,
   type RunningService,
 } from "@chat/shared";
@@ -28,8 +23,6 @@ import {
   messageReadTopic,
   messageSendTopic,
   messageStoredTopic,
-  searchQuerySchema,
-  storedEventSchema,
   topicName,
 } from "@chat/shared/contracts";
 import type { ConsumerConfig } from "kafkajs";
@@ -37,6 +30,7 @@ import type { MessageConfig } from "./config.ts";
 import { runBatchConsumer } from "./pipeline/batch-consumer.ts";
 import { createReadHandler } from "./pipeline/handle-reads.ts";
 import { createSendHandler } from "./pipeline/handle-sends.ts";
+import { createStoredPublisher } from "./pipeline/stored-publisher.ts";
 import { createChangeRequester } from "./changes/request-change.ts";
 import { createConversationRoutes } from "./routes/conversation-routes.ts";
 import { createConversationCreator } from "./conversations/conversation-creator.ts";
@@ -44,10 +38,7 @@ import { createInternalRoutes } from "./routes/internal-routes.ts";
 import { createPushRoute } from "./routes/push-route.ts";
 import { createConversationStore } from "./store/conversation-store.ts";
 import { createMessageStore } from "./store/message-store.ts";
-import { createIndexer } from "./search/indexer.ts";
-import { searchIndexNames } from "./search/search-index.ts";
-import { createMessageSearch } from "./search/search-messages.ts";
-import { createSonicChannel } from "./search/sonic.ts";
+import { createSearchFeature } from "./search/message-search-feature.ts";
 
 export interface MessageServiceOptions {
   handleSignals?: boolean;
@@ -80,7 +71,6 @@ export function startMessageService(config: MessageConfig, options: MessageServi
       const batching = createBatchingProducer(producer);
       const connections = createConnectionRegistry({ redis: redis.redis, keys, gatewayTtlMs: config.PRESENCE_GATEWAY_TTL_MS });
       const delivery = createDeliveryPublisher({ producer, registry: connections, topicPrefix: prefix });
-      const storedTopic = topicName(prefix, messageStoredTopic);
       const processed = new Counter({
         name: "message_records_processed_total",
         help: "Kafka records handled by the message service",
@@ -117,24 +107,7 @@ export function startMessageService(config: MessageConfig, options: MessageServi
               messages,
               maxContentLength: config.MESSAGE_MAX_LENGTH,
               delivery,
-              publishStored: (events) =>
-                sendBatchUntil(
-                  producer,
-                  {
-                    acks: -1,
-                    topicMessages: [
-                      {
-                        topic: storedTopic,
-                        messages: events.map((e) => ({
-                          key: e.type === "message" ? e.message.conversationId : e.change.conversationId,
-                          value: JSON.stringify(e),
-                          headers: { v: "1", type: e.type === "message" ? "message" : e.change.type },
-                        })),
-                      },
-                    ],
-                  },
-                  Date.now() + 30_000,
-                ),
+              publishStored: createStoredPublisher({ producer, topic: topicName(prefix, messageStoredTopic) }),
               onPersisted: (n) => persisted.inc(n),
             }),
           }),
@@ -157,58 +130,6 @@ export function startMessageService(config: MessageConfig, options: MessageServi
           }),
       });
 
-      // Search: Sonic fed from `message.stored` by its own consumer group, which runs only while
-      // the engine is connected (it catches up from its committed offsets when it is back).
-      const searchNames = searchIndexNames(`${prefix}${config.SEARCH_COLLECTION}`);
-      const engineUp = new Gauge({ name: "search_engine_connected", help: "1 while every channel to the search engine is connected", registers: [metrics] });
-      const indexed = new Counter({ name: "search_index_operations_total", help: "Search index operations by kind (one per bucket)", labelNames: ["op"] as const, registers: [metrics] });
-      const sonic = { host: config.SEARCH_HOST, port: config.SEARCH_PORT, password: config.SEARCH_PASSWORD, logger };
-      const searchChannel = createSonicChannel("search", { ...sonic, onStateChange: () => syncIndexer() });
-      const ingestChannels = Array.from({ length: config.SEARCH_INGEST_CHANNELS }, () => createSonicChannel("ingest", { ...sonic, onStateChange: () => syncIndexer() }));
-      const indexStored = createIndexer({ channels: ingestChannels, names: searchNames, indexed });
-      let indexer: SupervisedConsumer | undefined;
-      let stopping = false;
-      let syncing = Promise.resolve();
-      function syncIndexer(): void {
-        syncing = syncing.then(async () => {
-          const up = ingestChannels.every((c) => c.connected);
-          engineUp.set(up && searchChannel.connected ? 1 : 0);
-          if (up && !indexer && !stopping) {
-            indexer = superviseConsumer({
-              name: messageStoredTopic.name,
-              createConsumer: kafka.createConsumer,
-              config: { ...group(""), groupId: `${prefix}${config.SEARCH_INDEXER_GROUP}` },
-              logger,
-              registry: metrics,
-              start: (consumer) =>
-                runBatchConsumer(consumer, {
-                  dlqProducer: producer,
-                  topic: storedTopic,
-                  dlqTopic: deadLetterTopicName(prefix, messageStoredTopic),
-                  schema: storedEventSchema,
-                  logger: logger.child({ component: "search-indexer" }),
-                  processed,
-                  handle: indexStored,
-                }),
-            });
-          } else if (!up && indexer) {
-            const stopped = indexer;
-            indexer = undefined;
-            await stopped.stop();
-          }
-        });
-      }
-      searchChannel.start();
-      for (const c of ingestChannels) c.start();
-      const search = createMessageSearch({ channel: searchChannel, names: searchNames, conversations, messages });
-      const searchCheck = {
-        name: "search",
-        check: async () => {
-          if (!searchChannel.connected || !ingestChannels.every((c) => c.connected)) throw new Error("search engine not connected");
-          await indexer?.check();
-        },
-      };
-
       const creator = createConversationCreator({
         conversations,
         authUrl: config.AUTH_URL,
@@ -223,11 +144,21 @@ export function startMessageService(config: MessageConfig, options: MessageServi
         sendTopic: topicName(prefix, messageSendTopic),
         maxContentLength: config.MESSAGE_MAX_LENGTH,
       });
-      app.use(express.json({ limit: "256kb" }));
-      app.get("/api/search", requireAuth(verifier), async (req, res) => {
-        const query = validate(searchQuerySchema, req.query, "query");
-        res.json(await search(authOf(res).userId, query));
+      const search = createSearchFeature({
+        config,
+        createConsumer: kafka.createConsumer,
+        consumerConfig: group(""),
+        dlqProducer: producer,
+        conversations,
+        messages,
+        verifier,
+        logger,
+        metrics,
+        processed,
       });
+      search.start();
+      app.use(express.json({ limit: "256kb" }));
+      app.use("/api/search", search.routes);
       app.use(
         "/api/conversations",
         createConversationRoutes({
@@ -246,18 +177,10 @@ export function startMessageService(config: MessageConfig, options: MessageServi
       return {
         dependencies: [kafka, mongo, redis],
         checks: [sendConsumer, readConsumer, batching],
-        optional: [searchCheck],
+        optional: [search.check],
         shutdown: [
           // Disconnecting waits for the batch in hand; its offsets are committed inside it.
-          {
-            name: "stop consumers",
-            run: async () => {
-              stopping = true;
-              await syncing;
-              await Promise.all([sendConsumer.stop(), readConsumer.stop(), indexer?.stop()]);
-            },
-          },
-          { name: "close search engine channels", run: async () => void (await Promise.all([searchChannel, ...ingestChannels].map((c) => c.close()))) },
+          { name: "stop consumers", run: async () => void (await Promise.all([sendConsumer.stop(), readConsumer.stop(), search.stop()])) },
           { name: "flush producer", run: () => batching.flush() },
         ],
       };
