@@ -30,7 +30,6 @@ import type { MessageConfig } from "./config.ts";
 import { runBatchConsumer } from "./pipeline/batch-consumer.ts";
 import { createReadHandler } from "./pipeline/handle-reads.ts";
 import { createSendHandler } from "./pipeline/handle-sends.ts";
-import { createStoredPublisher } from "./pipeline/stored-publisher.ts";
 import { createChangeRequester } from "./changes/request-change.ts";
 import { createConversationRoutes } from "./routes/conversation-routes.ts";
 import { createConversationCreator } from "./conversations/conversation-creator.ts";
@@ -107,7 +106,7 @@ export function startMessageService(config: MessageConfig, options: MessageServi
               messages,
               maxContentLength: config.MESSAGE_MAX_LENGTH,
               delivery,
-              publishStored: createStoredPublisher({ producer, topic: topicName(prefix, messageStoredTopic) }),
+              storedTopic: topicName(prefix, messageStoredTopic),
               onPersisted: (n) => persisted.inc(n),
             }),
           }),

@@ -1,4 +1,4 @@
-import type { Message, Producer } from "kafkajs";
+import type { Message, Producer, TopicMessages } from "kafkajs";
 import { sendBatchUntil } from "../clients/send-batch.ts";
 import type { ConnectionRegistry } from "../presence/connection-registry.ts";
 import { gatewayDeliveryTopicName, type BroadcastEvent, type RecipientEvent } from "../contracts/topics/message-delivered.ts";
@@ -18,10 +18,14 @@ export interface DeliveryPublisherDeps {
  */
 export function createDeliveryPublisher({ producer, registry, topicPrefix, sendTimeoutMs = 30_000 }: DeliveryPublisherDeps) {
   return {
-    /** Resolves when every record is durable in Kafka; returns how many records were written. */
-    async publish(events: RecipientEvent[]): Promise<number> {
-      if (events.length === 0) return 0;
-      const gateways = await registry.gatewaysOf(events.map((e) => e.recipientId));
+    /**
+     * Resolves when every record is durable in Kafka; returns how many delivery records were
+     * written. `alongside`: other records that must be durable at the same time (the caller's
+     * own topic), sent in the same produce request rather than a second one.
+     */
+    async publish(events: RecipientEvent[], alongside: TopicMessages[] = []): Promise<number> {
+      if (events.length === 0 && alongside.length === 0) return 0;
+      const gateways = events.length === 0 ? new Map<string, string[]>() : await registry.gatewaysOf(events.map((e) => e.recipientId));
       const byTopic = new Map<string, Message[]>();
       for (const event of events) {
         for (const gatewayId of gateways.get(event.recipientId) ?? []) {
@@ -31,8 +35,9 @@ export function createDeliveryPublisher({ producer, registry, topicPrefix, sendT
           byTopic.set(topic, list);
         }
       }
-      if (byTopic.size === 0) return 0;
-      await sendBatchUntil(producer, { acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) }, Date.now() + sendTimeoutMs);
+      if (byTopic.size === 0 && alongside.length === 0) return 0;
+      const topicMessages = [...[...byTopic].map(([topic, messages]) => ({ topic, messages })), ...alongside];
+      await sendBatchUntil(producer, { acks: -1, topicMessages }, Date.now() + sendTimeoutMs);
       let written = 0;
       for (const list of byTopic.values()) written += list.length;
       return written;

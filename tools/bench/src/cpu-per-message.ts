@@ -6,7 +6,7 @@
 import { parseArgs } from "node:util";
 import { runLoad } from "@chat/loadtest/src/run-load.ts";
 import { startCluster } from "../../../test/helpers/cluster.ts";
-import { cpuDuring } from "./process-cpu.ts";
+import { cpuDuring, infrastructureProcesses } from "./process-cpu.ts";
 
 const { values } = parseArgs({
   options: { rate: { type: "string", default: "400" }, seconds: { type: "string", default: "20" }, users: { type: "string", default: "400" } },
@@ -28,6 +28,7 @@ try {
   const kinds = [
     { kind: "gateways", pids: cluster.gateways.map((p) => p.child.pid!) },
     { kind: "message service", pids: cluster.messages.map((p) => p.child.pid!) },
+    ...infrastructureProcesses(),
   ];
   const { result: report, cpuMs } = await cpuDuring(kinds, () => load(Number(values.rate), Number(values.seconds)));
   const delivered = report.messages.delivered;
@@ -35,6 +36,8 @@ try {
   const message = cpuMs.get("message service")!;
   console.log(`${delivered} delivered at ${values.rate} msg/s (ratio ${report.messages.deliveryRatio}, p50 ${report.latencyMs.p50} ms, p99 ${report.latencyMs.p99} ms)`);
   console.log(`CPU ms per delivered message: gateways ${(gateways / delivered).toFixed(3)}, message service ${(message / delivered).toFixed(3)}, together ${((gateways + message) / delivered).toFixed(3)}`);
+  // The infrastructure is shared with whatever else runs on the box (an idle `npm run up` does little).
+  console.log(`  infrastructure: ${[...cpuMs].filter(([k]) => k !== "gateways" && k !== "message service").map(([k, ms]) => `${k} ${(ms / delivered).toFixed(3)}`).join(", ")}`);
 } finally {
   await cluster.stop();
 }

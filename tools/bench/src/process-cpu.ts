@@ -28,10 +28,20 @@ export async function stackProcesses(gateways: number): Promise<ProcessKind[]> {
     { kind: "message service", pids: await pids(["message-1", "message-2"]) },
     { kind: "auth", pids: await pids(["auth"]) },
     { kind: "scheduler + worker", pids: await pids(["scheduler", "worker"]) },
+    ...infrastructureProcesses().filter((k) => k.kind !== "search engine (Sonic)"),
+    { kind: "redis", pids: fromFiles(["redis"]) },
+    ...infrastructureProcesses().filter((k) => k.kind === "search engine (Sonic)"),
+    { kind: "load generator", pids: [process.pid] },
+  ];
+}
+
+/** The infrastructure's processes (Kafka, the Mongo-wire store, Sonic), as the native stack recorded them. */
+export function infrastructureProcesses(): ProcessKind[] {
+  const fromFiles = (names: string[]) => names.map((n) => pidFromFile(n)).filter((p): p is number => p !== undefined);
+  return [
     { kind: "kafka", pids: fromFiles(["kafka-1b", "kafka-3b-1", "kafka-3b-2", "kafka-3b-3"]) },
     { kind: "store (Mongo-wire)", pids: fromFiles(["mongo"]) },
-    { kind: "redis", pids: fromFiles(["redis"]) },
-    { kind: "load generator", pids: [process.pid] },
+    { kind: "search engine (Sonic)", pids: fromFiles(["sonic"]) },
   ];
 }
 

@@ -1,11 +1,12 @@
 import type { ConversationRecord, RecipientEvent, StoredEvent } from "@chat/shared/contracts";
 import type { DeliveryPublisher } from "@chat/shared";
 import { persistMessages, type PersistDeps, type Rejected } from "./persist-messages.ts";
+import { storedRecords } from "./stored-records.ts";
 
 export interface SendHandlerDeps extends PersistDeps {
   delivery: DeliveryPublisher;
-  /** Writes the `message.stored` stream (durable when it resolves). */
-  publishStored(events: StoredEvent[]): Promise<void>;
+  /** The `message.stored` topic's name. */
+  storedTopic: string;
   onPersisted?: (count: number) => void;
 }
 
@@ -30,7 +31,7 @@ export function createSendHandler(deps: SendHandlerDeps) {
         for (const recipientId of participantIds) events.push({ v: 1, type: "change", recipientId, change: entry.change });
       }
     }
-    await Promise.all([deps.delivery.publish(events), deps.publishStored(storedEvents)]);
+    await deps.delivery.publish(events, storedRecords(deps.storedTopic, storedEvents));
     deps.onPersisted?.(messages);
     return rejected;
   };
