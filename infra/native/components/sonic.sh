@@ -29,7 +29,7 @@ _sonic_build() {
   command -v g++ >/dev/null || pkgs+=(g++)
   command -v make >/dev/null || pkgs+=(make)
   ((${#pkgs[@]} == 0)) || apt_install "${pkgs[@]}"
-  say "sonic: building sonic-server $SONIC_VERSION with cargo (first time only; about 26 minutes on 2 cores)"
+  say "sonic: building sonic-server $SONIC_VERSION with cargo (first time only; 12-26 minutes on 2 cores)"
   local tmp
   tmp="$(mktemp -d "$CACHE_DIR/sonic-build.XXXXXX")"
   nice -n 10 cargo install sonic-server --version "$SONIC_VERSION" --locked --root "$tmp" >&2 || {
