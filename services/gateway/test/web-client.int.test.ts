@@ -58,6 +58,8 @@ describe("the web client in headless Chromium, two browsers on two gateways", ()
     await a.waitForSelector("#message-list li >> text=Hi Alice");
     // Alice's own message shows it was read once Bob opened the conversation.
     await a.waitForSelector("#message-list li.mine .state >> text=read");
+    // And Bob's reply shows read once Alice, who has the conversation open, has it.
+    await b.waitForSelector("#message-list li.mine .state >> text=read");
 
     // Alice fixes her message, then takes it back; Bob's page follows both.
     a.once("dialog", (dialog) => void dialog.accept("Hello Bob, edited"));
@@ -68,6 +70,7 @@ describe("the web client in headless Chromium, two browsers on two gateways", ()
     await a.click("#message-list li.mine button >> text=delete");
     await b.waitForSelector("#message-list li .deleted >> text=message deleted");
     await a.waitForSelector("#message-list li.mine .deleted");
+    expect(await b.textContent("#message-list li.mine .state")).toBe("read");
 
     mkdirSync(`${repoRoot}test-results`, { recursive: true });
     await a.screenshot({ path: `${repoRoot}test-results/web-client-alice.png` });
