@@ -39,11 +39,11 @@ describe("edit and delete", () => {
     const conv = await createConversation(gw(0), alice, [bob]);
     const bobDevice = await clients.connect(gw(1), bob.accessToken);
     const alicePhone = await clients.connect(gw(0), alice.accessToken);
-    const sent = await Promise.all(
-      ["first", "second", "third"].map((content, i) =>
-        call<{ messageId: string }>(gw(0), "POST", `/api/conversations/${conv.id}/messages`, { content, clientMsgId: `h-${i}` }, as(alice)),
-      ),
-    );
+    // One after the other: three REST sends at once may be stored in any order.
+    const sent = [];
+    for (const [i, content] of ["first", "second", "third"].entries()) {
+      sent.push(await call<{ messageId: string }>(gw(0), "POST", `/api/conversations/${conv.id}/messages`, { content, clientMsgId: `h-${i}` }, as(alice)));
+    }
     const [first, second] = sent.map((r) => r.body.messageId);
     await waitFor(async () => (await page(bob, conv.id)).messages.length === 3, { what: "3 stored" });
 

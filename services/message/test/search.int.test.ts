@@ -101,6 +101,17 @@ describe("search", () => {
     await until(bob, { q: "recipe" }, []);
   });
 
+  it("indexes a group's message for every member (more buckets than go to the engine at once), and for nobody else", async () => {
+    const members = await Promise.all(Array.from({ length: 10 }, (_, i) => registerUser(gw(i % 2))));
+    const outsider = await registerUser(gw(0));
+    const [owner, ...others] = members as [TestUser, ...TestUser[]];
+    const group = await call<{ conversation: { id: string } }>(gw(0), "POST", "/api/conversations", { participantIds: others.map((m) => m.id), title: "ten" }, as(owner));
+    expect(group.status).toBe(201);
+    await send(gw(1), others[3]!, group.body.conversation.id, "zanzibar meeting at noon", "g1");
+    for (const member of members) await until(member, { q: "zanzibar" }, ["zanzibar meeting at noon"]);
+    expect((await search(outsider, { q: "zanzibar" })).results).toEqual([]);
+  });
+
   it("refuses bad input with 400, and unknown conversations and missing tokens", async () => {
     const alice = await registerUser(gw(0));
     expect(await raw(alice, { q: "" })).toMatchObject({ status: 400, body: { error: { code: "VALIDATION_FAILED" } } });

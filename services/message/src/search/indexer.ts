@@ -3,6 +3,8 @@ import type { Counter } from "prom-client";
 import type { SearchIndexNames } from "./search-index.ts";
 import { sonicText, type SonicChannelHandle } from "./sonic.ts";
 
+const BUCKETS_AT_ONCE = 8;
+
 /** Index operations on one object, in the order its events came. */
 type Op = { kind: "push"; buckets: string[]; text: string } | { kind: "flush"; buckets: string[] };
 
@@ -23,12 +25,22 @@ export interface IndexerDeps {
  * batch is indexed and simply reads it again after a failure.
  */
 export function createIndexer({ channels, names, perChannel = 32, indexed }: IndexerDeps) {
+  /**
+   * One object's operations, in order. A group's message goes to up to 101 buckets: they are
+   * done 8 at a time, so a channel never has more than `perChannel * 8` commands queued
+   * (sonic-channel drops its connection past 1,000).
+   */
   async function runOps(channel: SonicChannelHandle<"ingest">, object: string, ops: Op[]): Promise<void> {
     for (const op of ops) {
-      if (op.kind === "flush") {
-        await Promise.all(op.buckets.map((b) => channel.run("flusho", (c) => c.flusho(names.collection, b, object))));
-      } else if (op.text.trim().length > 0) {
-        await Promise.all(op.buckets.map((b) => channel.run("push", (c) => c.push(names.collection, b, object, op.text, { lang: "none" }))));
+      if (op.kind === "push" && op.text.trim().length === 0) continue;
+      for (let i = 0; i < op.buckets.length; i += BUCKETS_AT_ONCE) {
+        await Promise.all(
+          op.buckets.slice(i, i + BUCKETS_AT_ONCE).map((b) =>
+            op.kind === "flush"
+              ? channel.run("flusho", (c) => c.flusho(names.collection, b, object))
+              : channel.run("push", (c) => c.push(names.collection, b, object, op.text, { lang: "none" })),
+          ),
+        );
       }
       indexed?.inc({ op: op.kind }, op.buckets.length);
     }
