@@ -1,6 +1,6 @@
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
-import type { ClientEventName, ClientPayload, MessageChange, StoredMessage } from "@chat/shared/contracts";
+import { pageSequence, type ClientEventName, type ClientPayload, type MessageChange, type StoredMessage } from "@chat/shared/contracts";
 import { ContiguousSeqs, ackOutcome, awaitAnswer, catchUp, pageAfter, resumeOutcome, retryDelay, type ResumeOutcome } from "./catch-up.ts";
 import type { ChatLink, Handshake } from "./links/chat-link.ts";
 import { grpcLink } from "./links/grpc-link.ts";
@@ -206,7 +206,7 @@ export async function runTerminalChat(o: TerminalChatOptions): Promise<void> {
       );
       if (res.status !== 200) throw new Error(`history: HTTP ${res.status}`);
       // Edits and deletes take seqs of their own: the page is both, in seq order.
-      return { messages: [...res.body.messages, ...res.body.changes].sort((a, b) => a.seq - b.seq), hasMore: res.body.hasMore };
+      return { messages: pageSequence(res.body), hasMore: res.body.hasMore };
     };
     await pageAfter(seqs.mark(conversationId) ?? 0, fetchPage, showEntry, signal);
   }

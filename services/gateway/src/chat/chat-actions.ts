@@ -9,7 +9,7 @@ import {
   type BatchingProducer,
   type DeliveryPublisher,
 } from "@chat/shared";
-import type { ClientPayload, MessageRead } from "@chat/shared/contracts";
+import { pageSequence, type ClientPayload, type MessageRead } from "@chat/shared/contracts";
 import type { MessageClient } from "../backend/message-client.ts";
 import { deliverEntry, showEntry, type ChatSession, type SequenceEntry } from "../connection/sessions.ts";
 import { TokenBucket } from "../connection/token-bucket.ts";
@@ -175,7 +175,7 @@ export function createChatActions(deps: ChatActionsDeps) {
           for (;;) {
             const limit = Math.min(HISTORY_PAGE, deps.resumeMaxPerConversation - sentHere);
             const page = await readUntil(deadline, () => messages.messagesAfter(conversationId, after, limit));
-            const entries: SequenceEntry[] = [...page.messages, ...page.changes].sort((a, b) => a.seq - b.seq);
+            const entries: SequenceEntry[] = pageSequence(page);
             for (const entry of entries) showEntry(session, entry);
             sentHere += entries.length;
             after = entries.at(-1)?.seq ?? after;

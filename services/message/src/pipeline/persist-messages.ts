@@ -127,6 +127,8 @@ async function persistOnce(records: ConversationRecord[], origins: string[], dep
   const now = new Date();
   const seen = new Set<string>();
   const fresh: EntryDoc[] = [];
+  /** Messages this batch sends: a change of one is inserted with it, already applied. */
+  const sentHere = new Set<string>();
   /** Messages stored earlier that this batch changes (a message new in this batch is inserted changed). */
   const applied: MessageChange[] = [];
   const result: PersistResult = { toDeliver: [], duplicates: 0, ignored: 0, rejected };
@@ -175,6 +177,7 @@ async function persistOnce(records: ConversationRecord[], origins: string[], dep
       c.count++;
       const doc: MessageDoc = { ...messageDocOf(record, seq, originOf.get(record)!, now), n: c.count };
       fresh.push(doc);
+      sentHere.add(doc._id);
       stored.set(doc._id, doc);
       c.lastMessage = summaryOf(doc);
       Object.assign(moved(c, seq), { lastSeq: seq, messageCount: c.count, lastMessage: c.lastMessage, lastActivityAt: now });
@@ -200,7 +203,7 @@ async function persistOnce(records: ConversationRecord[], origins: string[], dep
     const change = toMessageChange(doc);
     fresh.push(doc);
     Object.assign(moved(c, seq), { lastSeq: seq, messageCount: c.count });
-    apply(c, change, target, fresh.includes(target));
+    apply(c, change, target, sentHere.has(target._id));
     result.toDeliver.push({ entry: { kind: "change", change, message: toStoredMessage(target) }, participantIds });
   }
 

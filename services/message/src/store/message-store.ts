@@ -128,11 +128,17 @@ export function isDuplicateKey(err: unknown): boolean {
 export function createMessageStore(db: Db) {
   const messages: Collection<EntryDoc> = db.collection<EntryDoc>("messages");
 
-  /** The stored entries of these seq ranges (inclusive; empty ranges allowed), in one `slot $in`. */
+  /** The entries stored at these slots, in one `slot $in` (the one way entries are read besides `_id`). */
+  const atSlots = (slots: Iterable<string>): Promise<EntryDoc[]> => {
+    const unique = [...new Set(slots)];
+    return unique.length === 0 ? Promise.resolve([]) : messages.find({ slot: { $in: unique } }).toArray();
+  };
+
+  /** The stored entries of these seq ranges of a conversation (inclusive; empty ranges allowed). */
   const bySlots = (conversationId: string, ...ranges: Array<[from: number, to: number]>): Promise<EntryDoc[]> => {
-    const slots = new Set<string>();
-    for (const [from, to] of ranges) for (let seq = Math.max(1, from); seq <= to; seq++) slots.add(slotOf(conversationId, seq));
-    return slots.size === 0 ? Promise.resolve([]) : messages.find({ slot: { $in: [...slots] } }).toArray();
+    const slots: string[] = [];
+    for (const [from, to] of ranges) for (let seq = Math.max(1, from); seq <= to; seq++) slots.push(slotOf(conversationId, seq));
+    return atSlots(slots);
   };
 
   /** The highest stored seq: `lastSeq`, or beyond it when a writer stored more before it crashed. */
@@ -147,8 +153,7 @@ export function createMessageStore(db: Db) {
 
   /** The message count at each of these seqs (0 at seq 0), by slot. */
   async function ordinalsAt(points: Array<{ conversationId: string; seq: number }>): Promise<Map<string, number>> {
-    const wanted = points.filter((p) => p.seq > 0).map((p) => slotOf(p.conversationId, p.seq));
-    const found = wanted.length === 0 ? [] : await messages.find({ slot: { $in: [...new Set(wanted)] } }).toArray();
+    const found = await atSlots(points.filter((p) => p.seq > 0).map((p) => slotOf(p.conversationId, p.seq)));
     const bySlot = new Map(found.map((d) => [d.slot, ordinalOf(d)]));
     return new Map(points.map((p) => [slotOf(p.conversationId, p.seq), p.seq === 0 ? 0 : (bySlot.get(slotOf(p.conversationId, p.seq)) ?? p.seq)]));
   }
@@ -221,9 +226,7 @@ export function createMessageStore(db: Db) {
 
     /** The messages at these slots (search hits), by key. */
     async messagesAt(slots: string[]): Promise<MessageDoc[]> {
-      if (slots.length === 0) return [];
-      const docs = await messages.find({ slot: { $in: [...new Set(slots)] } }).toArray();
-      return docs.filter((d): d is MessageDoc => !isChange(d));
+      return (await atSlots(slots)).filter((d): d is MessageDoc => !isChange(d));
     },
 
     /**

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection, type Db } from "mongodb";
+import type { AutoMessageStats, PlanCounts } from "./automessage-counts.ts";
 
 /*
  * Key design. The Mongo-wire stand-in uses an index only for plain equality on exactly the
@@ -44,19 +45,7 @@ export interface AutoMessageDoc {
   updatedAt: Date;
 }
 
-export interface AutoMessageStats {
-  planned: number;
-  waiting: number;
-  queued: number;
-  sent: number;
-  failed: number;
-  deadLettered: number;
-}
-
-/** One plan's (one night's) counts. */
-export interface PlanCounts extends AutoMessageStats {
-  planId: string;
-}
+export type { AutoMessageStats, PlanCounts } from "./automessage-counts.ts";
 
 /** Plans' counts summed. */
 export function totalOf(plans: AutoMessageStats[]): AutoMessageStats {

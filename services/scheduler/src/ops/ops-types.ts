@@ -3,6 +3,8 @@
  * (ops-web/app.ts) imports them too, so both ends of the wire read the same shapes.
  */
 
+import type { AutoMessageStats, PlanCounts } from "../automessages/automessage-counts.ts";
+
 /** One process of the cluster as the console saw it. */
 export interface ProcessView {
   name: string;
@@ -89,19 +91,12 @@ export interface RecordsView {
   partial: boolean;
 }
 
-export interface PlanCounts {
-  planId: string;
-  planned: number;
-  waiting: number;
-  queued: number;
-  sent: number;
-  failed: number;
-  deadLettered: number;
-}
+/** The store's own counts, as they go over the wire. */
+export type { AutoMessageStats, PlanCounts } from "../automessages/automessage-counts.ts";
 
 export interface AutoMessagesView {
   plans: PlanCounts[];
-  totals: Omit<PlanCounts, "planId">;
+  totals: AutoMessageStats;
   queues: { main: number; retrying: number; dlq: number };
 }
 

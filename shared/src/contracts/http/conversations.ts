@@ -1,5 +1,5 @@
 import { cleanText, idSchema, z } from "../zod.ts";
-import { messageChangeSchema, storedMessageSchema } from "../topics/message-delivered.ts";
+import { messageChangeSchema, storedMessageSchema, type MessageChange, type StoredMessage } from "../topics/message-delivered.ts";
 
 export const createConversationSchema = z
   .object({
@@ -61,6 +61,11 @@ export const historyQuerySchema = z
 export const historyResponseSchema = z
   .object({ messages: z.array(storedMessageSchema), changes: z.array(messageChangeSchema), hasMore: z.boolean() })
   .openapi("History");
+
+/** A history page as the sequence it covers: its messages and changes together, in seq order. */
+export function pageSequence(page: Pick<z.infer<typeof historyResponseSchema>, "messages" | "changes">): Array<StoredMessage | MessageChange> {
+  return [...page.messages, ...page.changes].sort((a, b) => a.seq - b.seq);
+}
 
 export const messageParamsSchema = z.object({ id: idSchema, messageId: idSchema }).strict();
 
