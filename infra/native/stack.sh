@@ -12,6 +12,7 @@
 #   infra/native/stack.sh kafka-console-producer|kafka-console-consumer ARGS...
 #   infra/native/stack.sh rabbitmqctl|rabbitmq-diagnostics ARGS...   against our RabbitMQ node
 #   infra/native/stack.sh sonic-bin                           the built Sonic binary's path (exit 1 if not built)
+#   infra/native/stack.sh mongo-classpath                     the Mongo-wire server's Java classpath (builds it if needed)
 # COMPONENT: kafka, mongo, redis, rabbitmq, prometheus, sonic (default: all).
 #
 # Which pieces, and why:
@@ -19,8 +20,9 @@
 #     be downloaded here; combined broker+controller nodes in KRaft mode, 1 or 3 of them.
 #   mongo-java-server 1.47 (H2 backend, a file under .stack/data/mongo) as the MongoDB-wire
 #     server, from Maven Central with a small launcher (infra/native/mongo-wire) that runs each
-#     collection's commands under that collection's lock, because mongod is not packaged for
-#     Debian 12. FerretDB 1.24
+#     collection's commands under that collection's lock and stores documents and keys in a
+#     compact format of its own (a file of the older format is copied over on first start),
+#     because mongod is not packaged for Debian 12. FerretDB 1.24
 #     (SQLite) was tried first: it applies updates as read-modify-write (concurrent $inc lost
 #     updates), and even with writes serialized in front of it, a 50-statement bulk update
 #     hung it for good. See docs/infrastructure.md.
@@ -42,7 +44,8 @@
 #   XDG_CACHE_HOME (~/.cache; built artifacts go to $XDG_CACHE_HOME/chat-cluster),
 #   KAFKA_HEAP_OPTS (-Xms256m -Xmx512m), MONGO_HEAP_OPTS (-Xms128m -Xmx1g), *_START_TIMEOUT seconds,
 #   MONGO_PAGE_SPLIT_SIZE (4096: the Mongo-wire store's page size), MONGO_RETENTION_MS (600000: how long
-#   the store keeps old chunks, so a long read never loses them), PROMETHEUS_PORT (9090),
+#   the store keeps old chunks, so a long read never loses them), MONGO_MIGRATE_TIMEOUT (7200 s: a
+#   first start on a data file of the older Java-serialized format copies it), PROMETHEUS_PORT (9090),
 #   PROMETHEUS_RETENTION (3d), SONIC_PORT (1491), SONIC_PASSWORD (chat-dev-search),
 #   SONIC_BUILD_FOREGROUND (0; 1: a first build of Sonic is waited for).
 set -euo pipefail
@@ -70,6 +73,7 @@ RABBITMQ_MANAGEMENT="${RABBITMQ_MANAGEMENT:-1}"
 MONGO_HEAP_OPTS="${MONGO_HEAP_OPTS:--Xms128m -Xmx1g}"
 KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-120}"
 MONGO_START_TIMEOUT="${MONGO_START_TIMEOUT:-30}"
+MONGO_MIGRATE_TIMEOUT="${MONGO_MIGRATE_TIMEOUT:-7200}"
 REDIS_START_TIMEOUT="${REDIS_START_TIMEOUT:-30}"
 RABBITMQ_START_TIMEOUT="${RABBITMQ_START_TIMEOUT:-120}"
 
@@ -375,6 +379,7 @@ main() {
   env) cmd_env ;;
   build-sonic) cmd_build_sonic ;;
   sonic-bin) sonic_built && echo "$SONIC_BIN" ;;
+  mongo-classpath) mongo_prepare >&2 && echo "$MONGO_HOME/classes:$MONGO_HOME/libs/*" ;;
   kafka-topics) kafka_tool org.apache.kafka.tools.TopicCommand "$@" ;;
   kafka-console-producer) kafka_tool kafka.tools.ConsoleProducer "$@" ;;
   kafka-console-consumer) kafka_tool org.apache.kafka.tools.consumer.ConsoleConsumer "$@" ;;

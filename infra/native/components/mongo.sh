@@ -5,9 +5,9 @@
 # _wait, _down and _line (its status line), as every component does.
 
 MONGO_SRC="$HERE/mongo-wire"
-# Keyed by the pom and the launcher source: a change to either rebuilds, and every clone of
+# Keyed by the pom and the launcher's sources: a change to any rebuilds, and every clone of
 # the same revision shares one build.
-MONGO_HOME="$CACHE_DIR/mongo-wire-$(sha "$MONGO_SRC/pom.xml" "$MONGO_SRC/MongoWireServer.java")"
+MONGO_HOME="$CACHE_DIR/mongo-wire-$(sha "$MONGO_SRC/pom.xml" "$MONGO_SRC"/*.java)"
 
 _mongo_build() {
   [[ -f "$MONGO_HOME/.complete" ]] && return 0
@@ -18,7 +18,7 @@ _mongo_build() {
   tmp="$(mktemp -d "$CACHE_DIR/mongo-wire-build.XXXXXX")"
   cp "$MONGO_SRC/pom.xml" "$tmp/pom.xml"
   { mvn -q -B -f "$tmp/pom.xml" dependency:copy-dependencies -DoutputDirectory="$tmp/libs" &&
-    javac -d "$tmp/classes" -cp "$tmp/libs/*" "$MONGO_SRC/MongoWireServer.java"; } ||
+    javac -d "$tmp/classes" -cp "$tmp/libs/*" "$MONGO_SRC"/*.java; } ||
     {
       rm -rf "$tmp"
       die "mongo: building the Mongo-wire server failed"
@@ -44,8 +44,14 @@ mongo_start() {
 }
 
 mongo_wait() {
+  # A first start on a file the launcher wrote in the stock (Java-serialized) format copies it
+  # into the compact one before listening: wait for that copy as long as it takes.
+  wait_log "$MONGO_START_TIMEOUT" mongo 'mongo-wire( ready|: copying)'
+  if ! grep -q 'mongo-wire ready' "$(proc_logfile mongo)"; then
+    say "mongo: copying the data file into the compact format (once; progress in $(proc_logfile mongo))"
+    wait_log "$MONGO_MIGRATE_TIMEOUT" mongo 'mongo-wire ready'
+  fi
   wait_port "$HOST" "$MONGO_PORT" "$MONGO_START_TIMEOUT" mongo
-  wait_log "$MONGO_START_TIMEOUT" mongo 'mongo-wire ready'
   wait_cmd "$MONGO_START_TIMEOUT" mongo -- node "$HERE/probe.mjs" mongo "$HOST" "$MONGO_PORT"
 }
 
@@ -53,7 +59,7 @@ mongo_down() { proc_stop mongo; }
 
 mongo_line() {
   if proc_running mongo && port_open "$MONGO_PORT"; then
-    printf '%-10s up    mongodb://%s:%s (mongo-java-server 1.47, H2)\n' mongo "$HOST" "$MONGO_PORT"
+    printf '%-10s up    mongodb://%s:%s (mongo-java-server 1.47, H2, compact format)\n' mongo "$HOST" "$MONGO_PORT"
   else
     printf '%-10s down\n' mongo
     return 1

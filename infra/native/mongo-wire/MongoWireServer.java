@@ -6,6 +6,7 @@ import de.bwaldvogel.mongo.wire.message.MongoMessage;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.lang.reflect.Proxy;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -18,13 +19,16 @@ import org.h2.mvstore.MVStore;
  * A MongoDB-wire server for machines without mongod: mongo-java-server on its H2 (MVStore
  * file) backend, so data survives a restart. Usage: HOST PORT DATA_FILE.
  *
- * Pages of 4 KiB (MONGO_PAGE_SPLIT_SIZE; MVStore's default is 16 KiB). mongo-java-server stores
- * documents and index keys with Java serialization, and MVStore writes every page an insert
- * touched again, whole, at each commit. Message and slot keys are hashes, so with a large
- * collection nearly every insert touches pages of its own: smaller pages mean less written again
- * per insert. Measured with `npm run bench:store-inserts` at 400,000 messages: 1,097 inserts/s
- * with 16 KiB pages, 1,786/s with 4 KiB (docs/benchmarks.md). Existing pages keep their size
- * until they split.
+ * The store's maps are typed by StoredValueType (CompactBackend): documents and index keys are
+ * written as tagged fields, not with Java serialization, and index keys are compared without
+ * being serialized. A file in the stock format is copied into this one on first start
+ * (StoreFile); MONGO_STORE_FORMAT=java-serialized runs the stock backend, for comparison and
+ * for the test of that copy.
+ *
+ * Pages of 4 KiB (MONGO_PAGE_SPLIT_SIZE; MVStore's default is 16 KiB). MVStore writes every page
+ * an insert touched again, whole, at each commit. Message and slot keys are hashes, so with a
+ * large collection nearly every insert touches pages of its own: smaller pages mean less written
+ * again per insert (docs/benchmarks.md). Existing pages keep their size until they split.
  *
  * Old chunks are kept 10 minutes (MONGO_RETENTION_MS; MVStore's default is 45 s) before their
  * space may be written again. A read walks the version of the store it started on; a read that
@@ -149,9 +153,16 @@ public final class MongoWireServer {
       System.exit(2);
     }
     int pageSplitSize = Integer.parseInt(System.getenv().getOrDefault("MONGO_PAGE_SPLIT_SIZE", "4096"));
-    MVStore store = new MVStore.Builder().fileName(args[2]).pageSplitSize(pageSplitSize).open();
+    String format = System.getenv().getOrDefault("MONGO_STORE_FORMAT", "compact");
+    if (!format.equals("compact") && !format.equals("java-serialized")) {
+      System.err.println("MONGO_STORE_FORMAT must be compact or java-serialized, not " + format);
+      System.exit(2);
+    }
+    boolean stock = format.equals("java-serialized");
+    Path file = Path.of(args[2]);
+    MVStore store = stock ? StoreFile.openStock(file, pageSplitSize) : StoreFile.openCompact(file, pageSplitSize);
     store.setRetentionTime(Integer.parseInt(System.getenv().getOrDefault("MONGO_RETENTION_MS", "600000")));
-    H2Backend h2 = new H2Backend(store);
+    H2Backend h2 = stock ? new H2Backend(store) : new CompactBackend(store);
     MongoWireServer guard = new MongoWireServer(h2);
     MongoBackend guarded = (MongoBackend) Proxy.newProxyInstance(
         MongoBackend.class.getClassLoader(),
@@ -159,7 +170,7 @@ public final class MongoWireServer {
         (proxy, method, methodArgs) -> guard.handle(method, methodArgs));
     MongoServer server = new MongoServer(guarded);
     server.bind(args[0], Integer.parseInt(args[1]));
-    System.out.println("mongo-wire ready: listening on " + args[0] + ":" + args[1] + " data=" + args[2]);
+    System.out.println("mongo-wire ready: listening on " + args[0] + ":" + args[1] + " data=" + args[2] + " format=" + (stock ? "java-serialized" : StoreFile.COMPACT));
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       server.shutdownNow();
       h2.close();

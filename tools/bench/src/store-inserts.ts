@@ -1,8 +1,8 @@
 // Inserts per second into a large messages collection on a Mongo-wire server, the way the
 // message service inserts (batches of 50, 10 in flight, hashed ids and slots): seeds N messages
-// into a scratch database, then inserts for 15 s. Compare launcher settings by starting a second
-// server on another port, e.g.
-//   MONGO_PAGE_SPLIT_SIZE=16384 java -cp "<mongo-wire cache>/classes:<mongo-wire cache>/libs/*" MongoWireServer 127.0.0.1 27018 /tmp/x.mv.db
+// into a scratch database, then inserts for 15 s. Compare launcher settings (store format, page
+// size) by starting a second server on another port and a file of its own, e.g.
+//   MONGO_STORE_FORMAT=java-serialized java -cp "$(bash infra/native/stack.sh mongo-classpath)" MongoWireServer 127.0.0.1 27018 /tmp/x.mv.db
 //
 //   npm run bench:store-inserts [-- --url mongodb://127.0.0.1:27018 --messages 400000]
 import { createHash } from "node:crypto";

@@ -1,0 +1,149 @@
+// The Mongo-wire server's compact store format (infra/native/mongo-wire): a launcher of the
+// test's own, on its own port and file, so it can be stopped, restarted and switched between
+// formats without touching the stack's server.
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { Binary, Decimal128, Long, MongoClient, ObjectId, type MongoServerError } from "mongodb";
+import { waitFor } from "../shared/src/testing/index.ts";
+import { freePort, repoRoot } from "./helpers/processes.ts";
+
+interface Launcher {
+  client: MongoClient;
+  output: () => string;
+  stop: () => Promise<void>;
+}
+
+let classpath = "";
+let dir = "";
+let file = "";
+let port = 0;
+const running: Launcher[] = [];
+
+async function launch(format: "compact" | "java-serialized"): Promise<Launcher> {
+  const child: ChildProcess = spawn("java", ["-Xmx512m", "-cp", classpath, "MongoWireServer", "127.0.0.1", String(port), file], {
+    env: { ...process.env, MONGO_STORE_FORMAT: format },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout?.on("data", (d: Buffer) => (output += String(d)));
+  child.stderr?.on("data", (d: Buffer) => (output += String(d)));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  await waitFor(() => output.includes("mongo-wire ready") || child.exitCode !== null, { timeoutMs: 60_000, what: "mongo-wire launcher" });
+  if (child.exitCode !== null) throw new Error(`launcher exited: ${output}`);
+  const client = await new MongoClient(`mongodb://127.0.0.1:${port}`, { serverSelectionTimeoutMS: 5000 }).connect();
+  const launcher: Launcher = {
+    client,
+    output: () => output,
+    stop: async () => {
+      await client.close();
+      if (child.exitCode === null) {
+        child.kill("SIGTERM");
+        await exited;
+      }
+      running.splice(running.indexOf(launcher), 1);
+    },
+  };
+  running.push(launcher);
+  return launcher;
+}
+
+/** Every BSON type the services (and a user's data) may hold; read back with int64 as bigint. */
+const asRead = <T extends { long: Long }>(doc: T) => ({ ...doc, long: doc.long.toBigInt() });
+const sample = (i: number) => ({
+  _id: `doc-${String(i).padStart(4, "0")}`,
+  slot: `conversation-${i % 7}#${i}`,
+  a: i % 10,
+  b: `b${Math.floor(i / 10)}`,
+  text: `héllo wörld ${i} ✓`,
+  int: i,
+  negative: -i - 1,
+  long: Long.fromBigInt(2n ** 40n + BigInt(i)),
+  double: i + 0.25,
+  flag: i % 2 === 0,
+  at: new Date(1_700_000_000_000 + i),
+  oid: new ObjectId(i.toString(16).padStart(24, "0")),
+  nested: { deep: { list: [i, "x", { y: null }], empty: {} }, when: new Date(0) },
+  nothing: null,
+  bin: new Binary(Buffer.from([i % 256, 0, 255])),
+  dec: Decimal128.fromString(`${i}.5`),
+  tags: ["t1", `t${i}`],
+});
+
+describe("Mongo-wire server: compact store format", () => {
+  beforeAll(async () => {
+    classpath = execFileSync("bash", [join(repoRoot, "infra/native/stack.sh"), "mongo-classpath"], { encoding: "utf8" }).trim();
+    dir = mkdtempSync(join(tmpdir(), "chat-mongo-store-"));
+    file = join(dir, "chat.mv.db");
+    port = await freePort();
+  }, 600_000);
+  afterEach(async () => {
+    for (const launcher of [...running]) await launcher.stop();
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("copies a file of the stock (Java-serialized) format into the compact one, losing nothing", async () => {
+    const stock = await launch("java-serialized");
+    const docs = Array.from({ length: 3000 }, (_, i) => sample(i));
+    const messages = stock.client.db("chat").collection<ReturnType<typeof sample>>("messages");
+    await messages.createIndex({ slot: 1 }, { unique: true });
+    await messages.createIndex({ a: 1, b: 1 }, { unique: true });
+    await messages.insertMany(docs);
+    await stock.client.db("other").collection<{ _id: string; n: number }>("counters").insertOne({ _id: "c", n: 41 });
+    await stock.stop();
+
+    const compact = await launch("compact");
+    expect(compact.output()).toMatch(/copied \d+ entries/);
+    expect(existsSync(`${file}.java-serialized`)).toBe(true);
+    const copied = compact.client.db("chat").collection<ReturnType<typeof sample>>("messages");
+    expect(await copied.find({}, { useBigInt64: true }).sort({ _id: 1 }).toArray()).toEqual(docs.map(asRead));
+    expect(await compact.client.db("other").collection("counters").findOne({})).toEqual({ _id: "c", n: 41 });
+    // The unique indexes came along, as lookups and as constraints.
+    const names = (await copied.listIndexes().toArray()).map((index) => index.name as string).sort();
+    expect(names).toEqual(["_id_", "a_1_b_1", "slot_1"]);
+    const slots = [5, 777, 2999].map((i) => `conversation-${i % 7}#${i}`);
+    expect((await copied.find({ slot: { $in: slots } }).toArray()).map((d) => d._id).sort()).toEqual(["doc-0005", "doc-0777", "doc-2999"]);
+    expect((await copied.findOne({ a: 3, b: "b12" }))?._id).toBe("doc-0123");
+    const duplicate = await copied.insertOne({ ...sample(5), _id: "other" }).catch((e: unknown) => e);
+    expect((duplicate as MongoServerError).code).toBe(11000);
+    await compact.stop();
+  }, 180_000);
+
+  it("keeps what it writes across a restart, with unique keys compared by value", async () => {
+    const first = await launch("compact");
+    expect(first.output()).not.toMatch(/copying/);
+    const coll = first.client.db("chat").collection<ReturnType<typeof sample>>("written");
+    await coll.createIndex({ slot: 1 }, { unique: true });
+    const docs = Array.from({ length: 500 }, (_, i) => sample(i + 5000));
+    await coll.insertMany(docs);
+    await coll.updateOne({ _id: "doc-5001" }, { $set: { "nested.deep.list.1": "changed" }, $inc: { int: 10 } });
+    // Keys of several types in one unique index; equal values collide, different ones do not.
+    const mixed = first.client.db("chat").collection("mixed");
+    await mixed.createIndex({ k: 1 }, { unique: true });
+    await mixed.insertMany([{ k: 1 }, { k: "1" }, { k: new Date(1) }, { k: null }, { k: [2, 3] }, { k: { x: 1 } }]);
+    for (const again of [{ k: 1 }, { k: "1" }, { k: 3 }, { k: { x: 1 } }]) {
+      const err = await mixed.insertOne(again).catch((e: unknown) => e);
+      expect((err as MongoServerError).code, JSON.stringify(again)).toBe(11000);
+    }
+    await first.stop();
+
+    const second = await launch("compact");
+    const reread = second.client.db("chat").collection("written");
+    const expected = docs.map((d) => (d._id === "doc-5001" ? { ...d, int: d.int + 10, nested: { ...d.nested, deep: { ...d.nested.deep, list: [5001, "changed", { y: null }] } } } : d));
+    expect(await reread.find({}, { useBigInt64: true }).sort({ _id: 1 }).toArray()).toEqual(expected.map(asRead));
+    expect(await second.client.db("chat").collection("mixed").countDocuments()).toBe(6);
+    expect((await second.client.db("chat").collection("mixed").findOne({ k: 3 }))?.k).toEqual([2, 3]);
+    // Atomic increments still hold on this format.
+    const counter = second.client.db("chat").collection<{ _id: string; n: number }>("counter");
+    await counter.insertOne({ _id: "c", n: 0 });
+    const values = await Promise.all(Array.from({ length: 200 }, () => counter.findOneAndUpdate({ _id: "c" }, { $inc: { n: 1 } }, { returnDocument: "after" })));
+    expect(new Set(values.map((v) => v?.n)).size).toBe(200);
+    await second.stop();
+  }, 180_000);
+
+  it("refuses to open a compact file with the stock backend", async () => {
+    await expect(launch("java-serialized")).rejects.toThrow(/compact format/);
+  }, 60_000);
+});
