@@ -10,7 +10,8 @@ import type { MessageStore } from "../store/message-store.ts";
 import { createIndexer } from "./indexer.ts";
 import { searchIndexNames } from "./search-index.ts";
 import { createMessageSearch } from "./search-messages.ts";
-import { createSonicChannel } from "./sonic.ts";
+import { createSonicSearch } from "./sonic.ts";
+import { createSonicIngest } from "./sonic-ingest.ts";
 
 export interface SearchFeatureDeps {
   config: MessageConfig;
@@ -40,8 +41,8 @@ export function createSearchFeature(deps: SearchFeatureDeps) {
   const engineUp = new Gauge({ name: "search_engine_connected", help: "1 while every channel to the search engine is connected", registers: [metrics] });
   const indexed = new Counter({ name: "search_index_operations_total", help: "Search index operations by kind (one per bucket)", labelNames: ["op"] as const, registers: [metrics] });
   const sonic = { host: config.SEARCH_HOST, port: config.SEARCH_PORT, password: config.SEARCH_PASSWORD, logger, onStateChange: () => syncIndexer() };
-  const searchChannel = createSonicChannel("search", sonic);
-  const ingestChannels = Array.from({ length: config.SEARCH_INGEST_CHANNELS }, () => createSonicChannel("ingest", sonic));
+  const searchChannel = createSonicSearch(sonic);
+  const ingestChannels = Array.from({ length: config.SEARCH_INGEST_CHANNELS }, () => createSonicIngest(sonic));
   const index = createIndexer({ channels: ingestChannels, names, indexed });
   const storedTopic = topicName(prefix, messageStoredTopic);
 

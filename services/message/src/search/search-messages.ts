@@ -3,10 +3,10 @@ import type { SearchHit, SearchQuery } from "@chat/shared/contracts";
 import type { ConversationStore } from "../store/conversation-store.ts";
 import type { MessageStore } from "../store/message-store.ts";
 import { queryTerms, slotOfObject, type SearchIndexNames } from "./search-index.ts";
-import { SearchEngineUnavailable, type SonicChannelHandle } from "./sonic.ts";
+import { SearchEngineUnavailable, type SonicSearch } from "./sonic.ts";
 
 export interface SearchDeps {
-  channel: SonicChannelHandle<"search">;
+  channel: SonicSearch;
   names: SearchIndexNames;
   conversations: ConversationStore;
   messages: MessageStore;

@@ -45,20 +45,18 @@ export function sonicText(text: string, maxChars = 4000): string {
 const errorOf = (what: string, reason: unknown) =>
   reason instanceof Error ? reason : new SearchEngineUnavailable(`${what}: ${typeof reason === "string" ? reason : JSON.stringify(reason)}`);
 
-type Mode = "search" | "ingest";
-type Channel<M extends Mode> = M extends "search" ? SonicChannel.Search : SonicChannel.Ingest;
-
 /**
- * One Sonic channel (search or ingest) that keeps itself connected: sonic-channel retries a
+ * The search channel to Sonic (queries are few and wait for their answer; indexing has its
+ * own pipelined channels, sonic-ingest.ts), kept connected: sonic-channel retries a
  * connection that dropped, but not a first connection that failed, so this starts a new one
  * with backoff until the engine answers. Commands are only sent while connected (the client
  * would otherwise queue them for later): when it is not, they fail at once with
  * SearchEngineUnavailable, as they do when an answer takes longer than the timeout.
  */
-export function createSonicChannel<M extends Mode>(mode: M, options: SonicOptions) {
+export function createSonicSearch(options: SonicOptions) {
   const { host, port, password, logger, commandTimeoutMs = 5000 } = options;
-  const log = logger.child({ component: "sonic", mode });
-  let channel: Channel<M> | undefined;
+  const log = logger.child({ component: "sonic", mode: "search" });
+  let channel: SonicChannel.Search | undefined;
   let connected = false;
   let closed = false;
   let attempt = 0;
@@ -74,7 +72,7 @@ export function createSonicChannel<M extends Mode>(mode: M, options: SonicOption
 
   function open(): void {
     if (closed) return;
-    const created = (mode === "search" ? new SonicChannel.Search({ host, port, auth: password }) : new SonicChannel.Ingest({ host, port, auth: password })) as Channel<M>;
+    const created = new SonicChannel.Search({ host, port, auth: password });
     channel = created;
     let everConnected = false;
     created.connect({
@@ -106,7 +104,7 @@ export function createSonicChannel<M extends Mode>(mode: M, options: SonicOption
       return connected;
     },
     /** Runs one command on the channel; fails at once when not connected. */
-    async run<T>(what: string, command: (channel: Channel<M>) => Promise<T>): Promise<T> {
+    async run<T>(what: string, command: (channel: SonicChannel.Search) => Promise<T>): Promise<T> {
       if (!connected || !channel) throw new SearchEngineUnavailable("The search engine is not connected");
       let timeout: NodeJS.Timeout | undefined;
       try {
@@ -131,4 +129,4 @@ export function createSonicChannel<M extends Mode>(mode: M, options: SonicOption
   };
 }
 
-export type SonicChannelHandle<M extends Mode> = ReturnType<typeof createSonicChannel<M>>;
+export type SonicSearch = ReturnType<typeof createSonicSearch>;
