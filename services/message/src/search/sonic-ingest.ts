@@ -1,6 +1,6 @@
 import { Socket } from "node:net";
 import { backoffDelay, type Logger } from "@chat/shared";
-import { SearchEngineUnavailable, type SonicOptions } from "./sonic.ts";
+import { channelState, SearchEngineUnavailable, type SonicOptions } from "./sonic.ts";
 
 export interface SonicIngestOptions extends SonicOptions {
   /** Commands sent and not yet answered, at most. @default 256 */
@@ -34,8 +34,8 @@ const quoted = (text: string) => `"${text.replace(/\\/g, "\\\\").replace(/\n/g, 
 export function createSonicIngest(options: SonicIngestOptions) {
   const { host, port, password, commandTimeoutMs = 5000, maxInFlight = 256, keepAliveMs = 30_000 } = options;
   const log: Logger = options.logger.child({ component: "sonic", mode: "ingest" });
+  const state = channelState(log, options);
   let socket: Socket | undefined;
-  let connected = false;
   let closed = false;
   let attempt = 0;
   let retryTimer: NodeJS.Timeout | undefined;
@@ -48,13 +48,6 @@ export function createSonicIngest(options: SonicIngestOptions) {
   const queued: Command[] = [];
   let writeScheduled = false;
 
-  const setConnected = (next: boolean) => {
-    if (next === connected) return;
-    connected = next;
-    if (next) log.info({ host, port }, "search engine connected");
-    else log.warn({ host, port }, "search engine connection lost");
-    options.onStateChange?.(next);
-  };
 
   function drop(reason: string): void {
     const failed = [...inFlight, ...queued.splice(0)];
@@ -66,7 +59,7 @@ export function createSonicIngest(options: SonicIngestOptions) {
     const s = socket;
     socket = undefined;
     s?.destroy();
-    setConnected(false);
+    state.set(false);
     if (!closed) {
       const delayMs = backoffDelay(++attempt, 500, 10_000);
       retryTimer = setTimeout(open, delayMs);
@@ -76,7 +69,7 @@ export function createSonicIngest(options: SonicIngestOptions) {
   function armKeepAlive(): void {
     clearTimeout(keepAlive);
     keepAlive = setTimeout(() => {
-      if (connected) void send("PING").catch(() => undefined);
+      if (state.connected) void send("PING").catch(() => undefined);
     }, keepAliveMs);
     keepAlive.unref();
   }
@@ -84,7 +77,7 @@ export function createSonicIngest(options: SonicIngestOptions) {
   /** Writes what is queued, up to `maxInFlight` unanswered, in one write. */
   function writeQueued(): void {
     writeScheduled = false;
-    if (!socket || !connected) return;
+    if (!socket || !state.connected) return;
     const room = Math.min(queued.length, maxInFlight - inFlight.length);
     if (room <= 0) return;
     const batch = queued.splice(0, room);
@@ -105,12 +98,12 @@ export function createSonicIngest(options: SonicIngestOptions) {
   }
 
   function onLine(line: string): void {
-    if (!connected) {
+    if (!state.connected) {
       // The handshake: a banner, then our START, then STARTED (or ENDED, refused).
       if (line.startsWith("CONNECTED")) socket?.write(`START ingest ${password}\n`);
       else if (line.startsWith("STARTED")) {
         attempt = 0;
-        setConnected(true);
+        state.set(true);
         armKeepAlive();
         writeQueued();
       } else drop(`search engine refused the channel: ${line}`);
@@ -148,7 +141,7 @@ export function createSonicIngest(options: SonicIngestOptions) {
   }
 
   function send(line: string): Promise<string> {
-    if (!connected || !socket) return Promise.reject(new SearchEngineUnavailable("The search engine is not connected"));
+    if (!state.connected || !socket) return Promise.reject(new SearchEngineUnavailable("The search engine is not connected"));
     return new Promise<string>((resolve, reject) => {
       queued.push({ line, resolve, reject });
       if (!writeScheduled) {
@@ -163,7 +156,7 @@ export function createSonicIngest(options: SonicIngestOptions) {
       open();
     },
     get connected(): boolean {
-      return connected;
+      return state.connected;
     },
     /** Pushes text into an object of a bucket (`LANG(none)`: no stop-words, the words as they are). */
     push(collection: string, bucket: string, object: string, text: string): Promise<string> {
@@ -174,7 +167,9 @@ export function createSonicIngest(options: SonicIngestOptions) {
       return send(`FLUSHO ${collection} ${bucket} ${object}`);
     },
     async close(): Promise<void> {
+      const idle = state.connected && inFlight.length === 0 && queued.length === 0;
       closed = true;
+      state.closed();
       clearTimeout(retryTimer);
       clearTimeout(keepAlive);
       clearInterval(overdue);
@@ -182,12 +177,11 @@ export function createSonicIngest(options: SonicIngestOptions) {
       if (!s) return;
       await new Promise<void>((resolve) => {
         s.once("close", () => resolve());
-        if (connected && inFlight.length === 0 && queued.length === 0) s.end("QUIT\n");
+        if (idle) s.end("QUIT\n");
         else s.destroy();
         setTimeout(() => (s.destroy(), resolve()), 1000).unref();
       });
       socket = undefined;
-      setConnected(false);
     },
   };
 }

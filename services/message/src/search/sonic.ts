@@ -42,6 +42,27 @@ export function sonicText(text: string, maxChars = 4000): string {
   return text.slice(0, maxChars).replace(/[\u0000-\u001F\u007F]+/g, " ");
 }
 
+/** A channel's connected state: logged when it changes, and reported to `onStateChange`. */
+export function channelState(log: Logger, { host, port, onStateChange }: Pick<SonicOptions, "host" | "port" | "onStateChange">) {
+  let connected = false;
+  return {
+    get connected(): boolean {
+      return connected;
+    },
+    set(next: boolean): void {
+      if (next === connected) return;
+      connected = next;
+      if (next) log.info({ host, port }, "search engine connected");
+      else log.warn({ host, port }, "search engine connection lost");
+      onStateChange?.(next);
+    },
+    /** Closed by its owner: not connected any more, and nobody to tell. */
+    closed(): void {
+      connected = false;
+    },
+  };
+}
+
 const errorOf = (what: string, reason: unknown) =>
   reason instanceof Error ? reason : new SearchEngineUnavailable(`${what}: ${typeof reason === "string" ? reason : JSON.stringify(reason)}`);
 
@@ -57,18 +78,11 @@ export function createSonicSearch(options: SonicOptions) {
   const { host, port, password, logger, commandTimeoutMs = 5000 } = options;
   const log = logger.child({ component: "sonic", mode: "search" });
   let channel: SonicChannel.Search | undefined;
-  let connected = false;
   let closed = false;
   let attempt = 0;
   let timer: NodeJS.Timeout | undefined;
 
-  const setConnected = (next: boolean) => {
-    if (next === connected) return;
-    connected = next;
-    if (next) log.info({ host, port }, "search engine connected");
-    else log.warn({ host, port }, "search engine connection lost");
-    options.onStateChange?.(next);
-  };
+  const state = channelState(log, options);
 
   function open(): void {
     if (closed) return;
@@ -79,13 +93,13 @@ export function createSonicSearch(options: SonicOptions) {
       connected: () => {
         everConnected = true;
         attempt = 0;
-        setConnected(true);
+        state.set(true);
       },
-      disconnected: () => setConnected(false),
-      timeout: () => setConnected(false),
-      retrying: () => setConnected(false),
+      disconnected: () => state.set(false),
+      timeout: () => state.set(false),
+      retrying: () => state.set(false),
       error: (err: unknown) => {
-        setConnected(false);
+        state.set(false);
         if (everConnected || closed || channel !== created) return;
         // A first connection that failed is not retried by the client: start another.
         void created.close().catch(() => undefined);
@@ -101,11 +115,11 @@ export function createSonicSearch(options: SonicOptions) {
       open();
     },
     get connected(): boolean {
-      return connected;
+      return state.connected;
     },
     /** Runs one command on the channel; fails at once when not connected. */
     async run<T>(what: string, command: (channel: SonicChannel.Search) => Promise<T>): Promise<T> {
-      if (!connected || !channel) throw new SearchEngineUnavailable("The search engine is not connected");
+      if (!state.connected || !channel) throw new SearchEngineUnavailable("The search engine is not connected");
       let timeout: NodeJS.Timeout | undefined;
       try {
         return await Promise.race([
@@ -123,7 +137,7 @@ export function createSonicSearch(options: SonicOptions) {
     async close(): Promise<void> {
       closed = true;
       clearTimeout(timer);
-      connected = false;
+      state.closed();
       await channel?.close().catch(() => undefined);
     },
   };
