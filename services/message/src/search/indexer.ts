@@ -23,14 +23,13 @@ export interface IndexerDeps {
  * batch is indexed and simply reads it again after a failure.
  */
 export function createIndexer({ channels, names, indexed }: IndexerDeps) {
-  function runOps(channel: SonicIngest, object: string, ops: Op[]): Array<Promise<string>> {
-    const sent: Array<Promise<string>> = [];
+  /** Issues an object's commands, in order, on one channel; counts them by kind into `done`. */
+  function runOps(channel: SonicIngest, object: string, ops: Op[], sent: Array<Promise<string>>, done: Record<Op["kind"], number>): void {
     for (const op of ops) {
       if (op.kind === "push" && op.text.trim().length === 0) continue;
       for (const b of op.buckets) sent.push(op.kind === "flush" ? channel.flusho(names.collection, b, object) : channel.push(names.collection, b, object, op.text));
-      indexed?.inc({ op: op.kind }, op.buckets.length);
+      done[op.kind] += op.buckets.length;
     }
-    return sent;
   }
 
   return async function index(events: StoredEvent[]): Promise<[]> {
@@ -49,8 +48,11 @@ export function createIndexer({ channels, names, indexed }: IndexerDeps) {
     }
     let i = 0;
     const sent: Array<Promise<string>> = [];
-    for (const [object, ops] of byObject) sent.push(...runOps(channels[i++ % channels.length]!, object, ops));
+    const done = { push: 0, flush: 0 };
+    for (const [object, ops] of byObject) runOps(channels[i++ % channels.length]!, object, ops, sent, done);
     await Promise.all(sent);
+    indexed?.inc({ op: "push" }, done.push);
+    indexed?.inc({ op: "flush" }, done.flush);
     return [];
   };
 }

@@ -48,7 +48,6 @@ export function createSonicIngest(options: SonicIngestOptions) {
   const queued: Command[] = [];
   let writeScheduled = false;
 
-
   function drop(reason: string): void {
     const failed = [...inFlight, ...queued.splice(0)];
     inFlight = [];
