@@ -19,25 +19,27 @@ function cpuMs(pid: number): number {
   }
 }
 
+const fromFiles = (names: string[]) => names.map((n) => pidFromFile(n)).filter((p): p is number => p !== undefined);
+
 /** The running stack's processes (`npm run up`), grouped by what they are, and this process as the load generator. */
 export async function stackProcesses(gateways: number): Promise<ProcessKind[]> {
   const pids = async (names: string[]) => (await Promise.all(names.map((n) => servicePid(n)))).filter((p): p is number => p !== undefined);
-  const fromFiles = (names: string[]) => names.map((n) => pidFromFile(n)).filter((p): p is number => p !== undefined);
+  const [kafka, store, sonic] = infrastructureProcesses();
   return [
     { kind: "gateways", pids: await pids(Array.from({ length: gateways }, (_, i) => `gateway-${3000 + i}`)) },
     { kind: "message service", pids: await pids(["message-1", "message-2"]) },
     { kind: "auth", pids: await pids(["auth"]) },
     { kind: "scheduler + worker", pids: await pids(["scheduler", "worker"]) },
-    ...infrastructureProcesses().filter((k) => k.kind !== "search engine (Sonic)"),
+    kafka,
+    store,
     { kind: "redis", pids: fromFiles(["redis"]) },
-    ...infrastructureProcesses().filter((k) => k.kind === "search engine (Sonic)"),
+    sonic,
     { kind: "load generator", pids: [process.pid] },
   ];
 }
 
 /** The infrastructure's processes (Kafka, the Mongo-wire store, Sonic), as the native stack recorded them. */
-export function infrastructureProcesses(): ProcessKind[] {
-  const fromFiles = (names: string[]) => names.map((n) => pidFromFile(n)).filter((p): p is number => p !== undefined);
+export function infrastructureProcesses(): [kafka: ProcessKind, store: ProcessKind, sonic: ProcessKind] {
   return [
     { kind: "kafka", pids: fromFiles(["kafka-1b", "kafka-3b-1", "kafka-3b-2", "kafka-3b-3"]) },
     { kind: "store (Mongo-wire)", pids: fromFiles(["mongo"]) },

@@ -19,7 +19,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import jwt from "jsonwebtoken";
-import { Kafka, logLevel } from "kafkajs";
+import { Kafka, logLevel, type Admin } from "kafkajs";
 import { MongoBulkWriteError, MongoClient } from "mongodb";
 import SonicChannel from "sonic-channel";
 import { messageIdFor } from "@chat/shared";
@@ -86,8 +86,6 @@ async function seed(): Promise<void> {
   const db = mongo.db(NAME);
   const marker = db.collection<{ _id: string }>("bench_seed");
   if (await marker.findOne({ _id: "search.v1" })) {
-    const migrations = db.collection<{ _id: string; at: Date }>("migrations");
-    for (const _id of ["messages.slot.v1", "user_conversations.v1"]) await migrations.updateOne({ _id }, { $set: { at: new Date() } }, { upsert: true });
     await mongo.close();
     console.log(`seeded earlier: ${MESSAGES} messages in ${NAME}`);
     return;
@@ -170,17 +168,11 @@ async function seed(): Promise<void> {
   console.log(`seeded ${MESSAGES} messages (Mongo-wire + message.stored) in ${((performance.now() - started) / 1000).toFixed(0)} s`);
 }
 
-async function committedBehind(kafka: Kafka, groupId: string): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const topic = `${PREFIX}${messageStoredTopic.name}`;
-    const [ends, [committed]] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
-    const at = new Map((committed?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
-    return ends.reduce((sum, p) => sum + Number(p.high) - Math.max(0, at.get(p.partition) ?? 0), 0);
-  } finally {
-    await admin.disconnect();
-  }
+async function committedBehind(admin: Admin, groupId: string): Promise<number> {
+  const topic = `${PREFIX}${messageStoredTopic.name}`;
+  const [ends, [committed]] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
+  const at = new Map((committed?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+  return ends.reduce((sum, p) => sum + Number(p.high) - Math.max(0, at.get(p.partition) ?? 0), 0);
 }
 
 async function main(): Promise<void> {
@@ -198,7 +190,8 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "bench-search-"));
   writeFileSync(join(dir, "public.pem"), keys.publicKey.export({ type: "spki", format: "pem" }));
   const group = `search-indexer-${Date.now()}`;
-  const kafka = new Kafka({ clientId: "bench-search", brokers: KAFKA_BROKERS, logLevel: logLevel.NOTHING });
+  const admin = new Kafka({ clientId: "bench-search", brokers: KAFKA_BROKERS, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
   const service = spawn(process.execPath, ["--import", "tsx", "services/message/src/main.ts"], {
     env: {
       ...process.env,
@@ -239,7 +232,7 @@ async function main(): Promise<void> {
     while (behind > 0) {
       await new Promise((r) => setTimeout(r, 1000));
       alive();
-      behind = await committedBehind(kafka, `${PREFIX}${group}`).catch(() => Infinity);
+      behind = await committedBehind(admin, `${PREFIX}${group}`).catch(() => Infinity);
       const s = (performance.now() - started) / 1000;
       if (s - lastLog >= 30 && Number.isFinite(behind)) {
         lastLog = s;
@@ -250,7 +243,7 @@ async function main(): Promise<void> {
     console.log(`indexing: ${MESSAGES} messages in ${seconds.toFixed(1)} s = ${Math.round(MESSAGES / seconds)} messages/s (${Math.round((3 * MESSAGES) / seconds)} pushes/s: 2 participants + 1 conversation bucket each)`);
 
     const token = (n: number) =>
-      jwt.sign({ typ: "access", sub: userId(n), usr: userId(n), sid: randomUUID(), jti: randomUUID() }, keys.privateKey.export({ type: "pkcs8", format: "pem" }), {
+      jwt.sign({ typ: "access", sub: userId(n), usr: userId(n), sid: randomUUID(), jti: randomUUID() }, keys.privateKey, {
         algorithm: "ES256",
         issuer: "chat-auth",
         expiresIn: 3600,
@@ -269,8 +262,9 @@ async function main(): Promise<void> {
         const u = Math.floor(rnd() * USERS);
         const params = query();
         if (kind.endsWith("conversation")) params.conversationId = directConversationId(...(pair(u).map(userId) as [string, string]));
+        const headers = { authorization: `Bearer ${token(u)}` };
         const t0 = performance.now();
-        const res = await fetch(`http://127.0.0.1:${PORT}/api/search?${new URLSearchParams(params)}`, { headers: { authorization: `Bearer ${token(u)}` } });
+        const res = await fetch(`http://127.0.0.1:${PORT}/api/search?${new URLSearchParams(params)}`, { headers });
         const body = (await res.json()) as { results?: unknown[] };
         times.push(performance.now() - t0);
         if (res.status !== 200) throw new Error(`search ${res.status}: ${JSON.stringify(body)}`);
@@ -280,6 +274,7 @@ async function main(): Promise<void> {
       console.log(`  ${kind.padEnd(28)} p50 ${s.p50} ms  p95 ${s.p95} ms  p99 ${s.p99} ms  (${(hits / QUERIES).toFixed(1)} hits per page on average)`);
     }
   } finally {
+    await admin.disconnect();
     if (!exited) {
       service.kill("SIGTERM");
       await new Promise((r) => service.once("exit", r));
