@@ -29,14 +29,11 @@ final class StoreFile {
     return (readOnly ? builder.readOnly() : builder).open();
   }
 
-  /** What a file holds: "none" (no maps), "compact", or "stock". */
-  static String formatOf(Path file) {
-    if (!Files.exists(file)) return "none";
+  /** Whether a file is a finished copy in the compact format (its marker is written last). */
+  private static boolean isCompact(Path file) {
     MVStore store = open(file, 4096, true);
     try {
-      Set<String> names = store.getMapNames();
-      if (names.contains(FORMAT_MAP)) return "compact";
-      return names.isEmpty() ? "none" : "stock";
+      return store.hasMap(FORMAT_MAP);
     } finally {
       store.close();
     }
@@ -44,10 +41,14 @@ final class StoreFile {
 
   static MVStore openCompact(Path file, int pageSplitSize) throws IOException {
     Path migrating = file.resolveSibling(file.getFileName() + ".migrating");
-    if (!Files.exists(file) && Files.exists(migrating) && "compact".equals(formatOf(migrating))) {
+    if (!Files.exists(file) && Files.exists(migrating) && isCompact(migrating)) {
       Files.move(migrating, file, StandardCopyOption.ATOMIC_MOVE);
     }
-    if ("stock".equals(formatOf(file))) {
+    MVStore store = open(file, pageSplitSize, false);
+    Set<String> names = store.getMapNames();
+    if (!names.contains(FORMAT_MAP) && !names.isEmpty()) {
+      // The stock format: copy it over, keep the original beside, and open the copy.
+      store.close();
       Files.deleteIfExists(migrating);
       migrate(file, migrating, pageSplitSize);
       Path kept = file.resolveSibling(file.getFileName() + ".java-serialized");
@@ -55,8 +56,8 @@ final class StoreFile {
       Files.move(file, kept, StandardCopyOption.ATOMIC_MOVE);
       Files.move(migrating, file, StandardCopyOption.ATOMIC_MOVE);
       System.out.println("mongo-wire: the stock file is kept as " + kept + "; delete it once you no longer need it");
+      store = open(file, pageSplitSize, false);
     }
-    MVStore store = open(file, pageSplitSize, false);
     MVMap<String, String> format = store.openMap(FORMAT_MAP);
     if (!COMPACT.equals(format.get("format"))) {
       format.put("format", COMPACT);
@@ -67,10 +68,12 @@ final class StoreFile {
 
   /** The stock format, only to write or read a file as the launcher did before (tests of the copy). */
   static MVStore openStock(Path file, int pageSplitSize) {
-    if ("compact".equals(formatOf(file))) {
+    MVStore store = open(file, pageSplitSize, false);
+    if (store.hasMap(FORMAT_MAP)) {
+      store.close();
       throw new IllegalStateException(file + " is in the compact format; the stock backend cannot read it");
     }
-    return open(file, pageSplitSize, false);
+    return store;
   }
 
   private static void migrate(Path from, Path to, int pageSplitSize) {

@@ -64,12 +64,11 @@ final class StoredValueType extends BasicDataType<Object> {
     if (value == null) {
       out.put(NULL);
     } else if (value instanceof String s) {
-      out.put(STRING).putVarInt(s.length()).putStringData(s, s.length());
+      writeString(out.put(STRING), s);
     } else if (value instanceof Document doc) {
       out.put(DOCUMENT).putVarInt(doc.size());
       for (Map.Entry<String, Object> e : doc.entrySet()) {
-        String key = e.getKey();
-        out.putVarInt(key.length()).putStringData(key, key.length());
+        writeString(out, e.getKey());
         write(out, e.getValue());
       }
     } else if (value instanceof Integer i) {

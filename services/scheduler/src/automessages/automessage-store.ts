@@ -534,10 +534,6 @@ export function createAutoMessageStore(db: Db) {
       await pushToBuckets(due, new Map([[minuteKey(now), ids]]));
     },
 
-    findById(id: string): Promise<AutoMessageDoc | null> {
-      return automessages.findOne({ _id: id });
-    },
-
     /** AutoMessages by id, in one read. */
     findByIds,
 

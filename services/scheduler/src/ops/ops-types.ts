@@ -91,9 +91,6 @@ export interface RecordsView {
   partial: boolean;
 }
 
-/** The store's own counts, as they go over the wire. */
-export type { AutoMessageStats, PlanCounts } from "../automessages/automessage-counts.ts";
-
 export interface AutoMessagesView {
   plans: PlanCounts[];
   totals: AutoMessageStats;
