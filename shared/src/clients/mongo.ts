@@ -1,7 +1,13 @@
-import { MongoClient, type Db } from "mongodb";
+import { MongoBulkWriteError, MongoClient, MongoServerError, type Db } from "mongodb";
 import type { Logger } from "../logger.ts";
 import { withRetry } from "./retry.ts";
 import { withTimeout, type Dependency } from "./dependency.ts";
+
+/** A write refused only because a unique key is taken (every failed statement of a bulk write, too). */
+export function isDuplicateKey(err: unknown): boolean {
+  if (err instanceof MongoBulkWriteError) return err.writeErrors instanceof Array ? err.writeErrors.every((e) => e.code === 11000) : err.code === 11000;
+  return err instanceof MongoServerError && err.code === 11000;
+}
 
 export interface MongoDependency extends Dependency {
   client: MongoClient;

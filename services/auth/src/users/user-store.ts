@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { MongoServerError, type Collection, type Db } from "mongodb";
-import { ConflictError, ValidationError } from "@chat/shared";
+import type { Collection, Db } from "mongodb";
+import { ConflictError, ValidationError, isDuplicateKey } from "@chat/shared";
 import type { ProfileUpdate, PublicUser, SelfUser } from "@chat/shared/contracts";
 import { createUserDirectory } from "./user-directory.ts";
 
@@ -103,7 +103,7 @@ export function createUserStore(db: Db) {
       try {
         await users.insertOne(doc);
       } catch (err) {
-        if (err instanceof MongoServerError && err.code === 11000) {
+        if (isDuplicateKey(err)) {
           // Not every Mongo-wire server names the index in the error: ask which one holds it.
           const field = (await users.findOne({ email: doc.email }, { projection: { _id: 1 } })) ? "email" : "username";
           throw new ConflictError(`That ${field} is already taken`, { field }, field === "email" ? "EMAIL_TAKEN" : "USERNAME_TAKEN");
@@ -146,7 +146,7 @@ export function createUserStore(db: Db) {
         }));
       if (missing.length > 0) {
         await users.insertMany(missing, { ordered: false }).catch((err: unknown) => {
-          if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
+          if (!isDuplicateKey(err)) throw err;
         });
       }
       const found = await users.find({ usernameKey: { $in: keys } }).toArray();

@@ -1,4 +1,5 @@
 import { ConflictError, ForbiddenError, NotFoundError, buildChangeRecord, checkContent, type BatchingProducer } from "@chat/shared";
+import { memberConversation } from "../conversations/member-conversation.ts";
 import type { ConversationStore } from "../store/conversation-store.ts";
 import type { MessageStore } from "../store/message-store.ts";
 
@@ -22,9 +23,7 @@ export type ChangeRequest = { type: "edit"; content: string } | { type: "delete"
  */
 export function createChangeRequester({ conversations, messages, producer, sendTopic, maxContentLength }: ChangeRequesterDeps) {
   return async function requestChange(conversationId: string, messageId: string, actorId: string, request: ChangeRequest) {
-    const conv = await conversations.findById(conversationId);
-    if (!conv) throw new NotFoundError("Conversation not found", "CONVERSATION_NOT_FOUND");
-    if (!conv.participantIds.includes(actorId)) throw new ForbiddenError("Not a member of this conversation", "NOT_A_MEMBER");
+    await memberConversation(conversations, conversationId, actorId);
     if (request.type === "edit") checkContent(request.content, maxContentLength);
     const message = await messages.findMessage(conversationId, messageId);
     if (!message) throw new NotFoundError("Message not found", "MESSAGE_NOT_FOUND");

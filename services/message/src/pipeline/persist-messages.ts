@@ -1,9 +1,9 @@
+import { isDuplicateKey } from "@chat/shared";
 import type { ConversationRecord, MessageChange, MessageDelete, MessageEdit, StoredMessage } from "@chat/shared/contracts";
 import type { ConversationAdvance, ConversationDoc, ConversationStore, LastMessage } from "../store/conversation-store.ts";
 import {
   changedFields,
   isChange,
-  isDuplicateKey,
   messageDocOf,
   ordinalOf,
   slotOf,

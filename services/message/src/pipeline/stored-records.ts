@@ -9,7 +9,7 @@ import type { StoredEvent } from "@chat/shared/contracts";
 export function storedRecords(topic: string, events: StoredEvent[]): TopicMessages[] {
   if (events.length === 0) return [];
   const messages = events.map((e) => ({
-    key: e.type === "message" ? e.message.conversationId : e.change.conversationId,
+    key: e.message.conversationId,
     value: JSON.stringify(e),
     headers: { v: "1", type: e.type === "message" ? "message" : e.change.type },
   }));

@@ -1,7 +1,5 @@
 import { Router } from "express";
 import {
-  ForbiddenError,
-  NotFoundError,
   authOf,
   buildSendRecord,
   checkContent,
@@ -23,7 +21,8 @@ import {
 } from "@chat/shared/contracts";
 import type { RequestChange } from "../changes/request-change.ts";
 import type { ConversationCreator } from "../conversations/conversation-creator.ts";
-import type { ConversationDoc, ConversationStore } from "../store/conversation-store.ts";
+import { memberConversation } from "../conversations/member-conversation.ts";
+import type { ConversationStore } from "../store/conversation-store.ts";
 import type { MessageStore } from "../store/message-store.ts";
 
 export interface ConversationRoutesDeps {
@@ -43,13 +42,6 @@ export function createConversationRoutes(deps: ConversationRoutesDeps): Router {
   const router = Router();
   router.use(requireAuth(verifier));
 
-  /** Only members read or write a conversation. */
-  async function memberConversation(id: string, userId: string): Promise<ConversationDoc> {
-    const conv = await conversations.findById(id);
-    if (!conv) throw new NotFoundError("Conversation not found", "CONVERSATION_NOT_FOUND");
-    if (!conv.participantIds.includes(userId)) throw new ForbiddenError("Not a member of this conversation", "NOT_A_MEMBER");
-    return conv;
-  }
 
   router.post("/", async (req, res) => {
     const me = authOf(res).userId;
@@ -66,13 +58,13 @@ export function createConversationRoutes(deps: ConversationRoutesDeps): Router {
   router.get("/:id", async (req, res) => {
     const { id } = validate(conversationIdParamsSchema, req.params, "path");
     const me = authOf(res).userId;
-    res.json({ conversation: await conversations.view(await memberConversation(id, me), me) });
+    res.json({ conversation: await conversations.view(await memberConversation(conversations, id, me), me) });
   });
 
   router.get("/:id/messages", async (req, res) => {
     const { id } = validate(conversationIdParamsSchema, req.params, "path");
     const query = validate(historyQuerySchema, req.query, "query");
-    res.json(await messages.history(await memberConversation(id, authOf(res).userId), query));
+    res.json(await messages.history(await memberConversation(conversations, id, authOf(res).userId), query));
   });
 
   router.post("/:id/messages", async (req, res) => {
@@ -80,7 +72,7 @@ export function createConversationRoutes(deps: ConversationRoutesDeps): Router {
     const body = validate(sendMessageBodySchema, req.body);
     checkContent(body.content, maxContentLength);
     const me = authOf(res).userId;
-    await memberConversation(id, me);
+    await memberConversation(conversations, id, me);
     const { record, message } = buildSendRecord({ senderId: me, conversationId: id, content: body.content, clientMsgId: body.clientMsgId, kind: "user" });
     // Rejects with UNAVAILABLE (503, retriable) when Kafka does not take it in time.
     await producer.send(sendTopic, message);

@@ -43,6 +43,7 @@ export function createSearchFeature(deps: SearchFeatureDeps) {
   const sonic = { host: config.SEARCH_HOST, port: config.SEARCH_PORT, password: config.SEARCH_PASSWORD, logger, onStateChange: () => syncIndexer() };
   const searchChannel = createSonicSearch(sonic);
   const ingestChannels = Array.from({ length: config.SEARCH_INGEST_CHANNELS }, () => createSonicIngest(sonic));
+  const ingestConnected = () => ingestChannels.every((c) => c.connected);
   const index = createIndexer({ channels: ingestChannels, names, indexed });
   const storedTopic = topicName(prefix, messageStoredTopic);
 
@@ -52,7 +53,7 @@ export function createSearchFeature(deps: SearchFeatureDeps) {
   /** Starts the indexer when every ingest channel is connected, stops it when one is not. */
   function syncIndexer(): void {
     syncing = syncing.then(async () => {
-      const up = ingestChannels.every((c) => c.connected);
+      const up = ingestConnected();
       engineUp.set(up && searchChannel.connected ? 1 : 0);
       if (up && !indexer && !stopping) {
         indexer = superviseConsumer({
@@ -90,7 +91,7 @@ export function createSearchFeature(deps: SearchFeatureDeps) {
   const check: ReadinessCheck = {
     name: "search",
     check: async () => {
-      if (!searchChannel.connected || !ingestChannels.every((c) => c.connected)) throw new Error("search engine not connected");
+      if (!searchChannel.connected || !ingestConnected()) throw new Error("search engine not connected");
       await indexer?.check();
     },
   };

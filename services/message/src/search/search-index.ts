@@ -14,14 +14,13 @@ import { checkSonicName } from "./sonic.ts";
  */
 export function searchIndexNames(collection: string) {
   const coll = checkSonicName(collection.replace(/[^A-Za-z0-9_-]/g, "_"));
+  const userBucket = (userId: string) => checkSonicName(`u.${userId}`);
+  const conversationBucket = (conversationId: string) => checkSonicName(`c.${conversationId}`);
   return {
     collection: coll,
-    userBucket: (userId: string) => checkSonicName(`u.${userId}`),
-    conversationBucket: (conversationId: string) => checkSonicName(`c.${conversationId}`),
-    bucketsOf: (participantIds: string[], conversationId: string) => [
-      ...participantIds.map((id) => checkSonicName(`u.${id}`)),
-      checkSonicName(`c.${conversationId}`),
-    ],
+    userBucket,
+    conversationBucket,
+    bucketsOf: (participantIds: string[], conversationId: string) => [...participantIds.map(userBucket), conversationBucket(conversationId)],
     objectOf: (m: Pick<StoredMessage, "createdAt" | "conversationId" | "seq">) =>
       checkSonicName(`${Date.parse(m.createdAt).toString(36).padStart(9, "0")}.${m.conversationId}.${m.seq}`),
   };

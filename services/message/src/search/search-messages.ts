@@ -1,4 +1,5 @@
-import { AppError, ForbiddenError, NotFoundError, ValidationError } from "@chat/shared";
+import { AppError, ValidationError } from "@chat/shared";
+import { memberConversation } from "../conversations/member-conversation.ts";
 import type { SearchHit, SearchQuery } from "@chat/shared/contracts";
 import type { ConversationStore } from "../store/conversation-store.ts";
 import type { MessageStore } from "../store/message-store.ts";
@@ -14,7 +15,7 @@ export interface SearchDeps {
   candidates?: number;
 }
 
-export class SearchUnavailableError extends AppError {
+class SearchUnavailableError extends AppError {
   constructor(cause?: unknown) {
     super("SEARCH_UNAVAILABLE", "Search is unavailable right now; messaging is not affected. Try again shortly.", 503, true, { cause });
   }
@@ -38,9 +39,7 @@ export function createMessageSearch({ channel, names, conversations, messages, c
   return async function search(userId: string, q: SearchQuery): Promise<{ results: SearchHit[]; nextCursor: string | null }> {
     let bucket = names.userBucket(userId);
     if (q.conversationId !== undefined) {
-      const conv = await conversations.findById(q.conversationId);
-      if (!conv) throw new NotFoundError("Conversation not found", "CONVERSATION_NOT_FOUND");
-      if (!conv.participantIds.includes(userId)) throw new ForbiddenError("Not a member of this conversation", "NOT_A_MEMBER");
+      await memberConversation(conversations, q.conversationId, userId);
       bucket = names.conversationBucket(q.conversationId);
     }
     const terms = queryTerms(q.q);
@@ -56,18 +55,25 @@ export function createMessageSearch({ channel, names, conversations, messages, c
     }
     let matching = new Set(answers[0]);
     for (const more of answers.slice(1)) matching = new Set(more.filter((o) => matching.has(o)));
-    const ordered = [...matching].filter((o) => slotOfObject(o) !== undefined && (after === undefined || o < after)).sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
+    const ordered = [...matching]
+      .filter((o) => after === undefined || o < after)
+      .flatMap((object) => {
+        const slot = slotOfObject(object);
+        return slot === undefined ? [] : [{ object, slot }];
+      })
+      .sort((a, b) => (a.object < b.object ? 1 : a.object > b.object ? -1 : 0));
 
-    // Read one more than the page by key; hits deleted meanwhile are skipped.
+    // Read the rest of the page by key until it is full; hits deleted meanwhile are skipped.
     const results: SearchHit[] = [];
     let last: string | undefined;
-    for (let i = 0; i < ordered.length && results.length < q.limit; ) {
+    let i = 0;
+    while (i < ordered.length && results.length < q.limit) {
       const slice = ordered.slice(i, i + q.limit - results.length);
       i += slice.length;
-      const bySlot = new Map((await messages.messagesAt(slice.map((o) => slotOfObject(o)!))).map((d) => [d.slot, d]));
-      for (const object of slice) {
+      const bySlot = new Map((await messages.messagesAt(slice.map((h) => h.slot))).map((d) => [d.slot, d]));
+      for (const { object, slot } of slice) {
         last = object;
-        const doc = bySlot.get(slotOfObject(object)!);
+        const doc = bySlot.get(slot);
         if (!doc || doc.deletedAt) continue;
         results.push({
           conversationId: doc.conversationId,
@@ -80,9 +86,7 @@ export function createMessageSearch({ channel, names, conversations, messages, c
         });
       }
     }
-    const more = last !== undefined && ordered.indexOf(last) < ordered.length - 1;
+    const more = last !== undefined && i < ordered.length;
     return { results, nextCursor: more ? encodeCursor(last!) : null };
   };
 }
-
-export type MessageSearch = ReturnType<typeof createMessageSearch>;

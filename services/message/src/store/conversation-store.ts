@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { MongoBulkWriteError, MongoServerError, type Collection, type Db } from "mongodb";
+import { MongoBulkWriteError, type Collection, type Db } from "mongodb";
+import { isDuplicateKey } from "@chat/shared";
 import type { Conversation } from "@chat/shared/contracts";
 
 export interface ConversationDoc {
@@ -142,7 +143,7 @@ export function createConversationStore(db: Db) {
       try {
         await conversations.insertOne(doc);
       } catch (err) {
-        if (err instanceof MongoServerError && err.code === 11000) {
+        if (isDuplicateKey(err)) {
           const existing = await conversations.findOne({ _id: doc._id });
           if (existing) {
             // A crash between the insert and the member writes heals here, on the retry.
@@ -167,10 +168,8 @@ export function createConversationStore(db: Db) {
       try {
         await conversations.insertMany(docs, { ordered: false });
       } catch (err) {
-        if (!(err instanceof MongoBulkWriteError)) throw err;
-        const failed = [err.writeErrors].flat();
-        if (!failed.every((e) => e.code === 11000)) throw err;
-        const lost = new Set(failed.map((e) => e.index));
+        if (!(err instanceof MongoBulkWriteError) || !isDuplicateKey(err)) throw err;
+        const lost = new Set([err.writeErrors].flat().map((e) => e.index));
         created = new Set(docs.filter((_, i) => !lost.has(i)).map((d) => d._id));
       }
       // Everyone's, not only ours: a crash between another create's insert and its members heals here.

@@ -1,4 +1,4 @@
-import { MongoBulkWriteError, MongoServerError, type Collection, type Db } from "mongodb";
+import type { Collection, Db } from "mongodb";
 import type { HistoryQuery, MessageChange, StoredMessage } from "@chat/shared/contracts";
 
 /**
@@ -118,11 +118,6 @@ export function toMessageChange(doc: ChangeDoc): MessageChange {
 /** What a change does to the message it changes. */
 export function changedFields(change: MessageChange): { content: string; editedAt: string } | { content: string; deletedAt: string } {
   return change.type === "edited" ? { content: change.content, editedAt: change.editedAt } : { content: "", deletedAt: change.deletedAt };
-}
-
-export function isDuplicateKey(err: unknown): boolean {
-  if (err instanceof MongoBulkWriteError) return err.writeErrors instanceof Array ? err.writeErrors.every((e) => e.code === 11000) : err.code === 11000;
-  return err instanceof MongoServerError && err.code === 11000;
 }
 
 export function createMessageStore(db: Db) {
