@@ -1,6 +1,5 @@
 import {
   Kafka,
-  Partitioners,
   logLevel,
   type Admin,
   type Consumer,
@@ -13,6 +12,10 @@ import {
 import type { Logger } from "../logger.ts";
 import { withRetry } from "./retry.ts";
 import { withTimeout, type Dependency } from "./dependency.ts";
+import { KeyPartitioner } from "./key-partitioner.ts";
+import { fixKafkajsIdleTimer } from "./kafkajs-idle-timer.ts";
+
+fixKafkajsIdleTimer();
 
 export interface KafkaOptions {
   clientId: string;
@@ -118,8 +121,8 @@ export async function createKafka({ clientId, brokers, logger }: KafkaOptions): 
       );
     },
     async createProducer(config) {
-      // The default (murmur2, Java-compatible) partitioner, chosen explicitly: keys land where
-      // any Kafka client would put them. Not `idempotent`: after a broker loss, kafkajs's
+      // The default (murmur2, Java-compatible) partitioning, in integer arithmetic: keys land
+      // where any Kafka client would put them. Not `idempotent`: after a broker loss, kafkajs's
       // idempotent producer keeps its old sequence numbers and every later send fails with
       // OUT_OF_ORDER_SEQUENCE_NUMBER until the process restarts (measured: docs/reliability.md).
       // A retry may therefore write a record twice; every consumer is idempotent on the
@@ -130,7 +133,7 @@ export async function createKafka({ clientId, brokers, logger }: KafkaOptions): 
         // Callers retry whole batches with sendBatchUntil (send-batch.ts explains why).
         retry: { retries: 0 },
         allowAutoTopicCreation: false,
-        createPartitioner: Partitioners.DefaultPartitioner,
+        createPartitioner: KeyPartitioner,
         ...config,
       });
       await withRetry(() => producer.connect(), { what: "kafka producer connect", logger: log });
