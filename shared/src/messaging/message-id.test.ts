@@ -8,6 +8,10 @@ describe("messageIdFor", () => {
     expect(messageIdFor("alice", "m1")).toBe(a);
     expect(z.string().uuid().safeParse(a).success).toBe(true);
   });
+  it("keeps the ids already stored (sha256 of sender, NUL, clientMsgId)", () => {
+    // A resend after an upgrade must find the message stored before it.
+    expect(messageIdFor("alice", "m1")).toBe("03a88313-1efe-822e-a18d-0faa8880e374");
+  });
   it("differs across senders and ids, and cannot be forged by concatenation", () => {
     expect(messageIdFor("alice", "m1")).not.toBe(messageIdFor("bob", "m1"));
     expect(messageIdFor("alice", "m1")).not.toBe(messageIdFor("alice", "m2"));
