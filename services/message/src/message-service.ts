@@ -1,5 +1,5 @@
 import express from "express";
-import { Counter } from "prom-client";
+import { Counter, Histogram } from "prom-client";
 import {
   createBatchingProducer,
   createConnectionRegistry,
@@ -76,6 +76,13 @@ export function startMessageService(config: MessageConfig, options: MessageServi
         labelNames: ["topic", "outcome"] as const,
         registers: [metrics],
       });
+      const chunkRecords = new Histogram({
+        name: "message_consumer_chunk_records",
+        help: "Kafka records handled together (one read of their conversations, one insert, one produce, one commit)",
+        labelNames: ["topic"] as const,
+        buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500],
+        registers: [metrics],
+      });
       const persisted = new Counter({
         name: "message_messages_persisted_total",
         help: "Messages stored (or found already stored, on a replay) and handed to delivery",
@@ -101,6 +108,7 @@ export function startMessageService(config: MessageConfig, options: MessageServi
             schema: conversationRecordSchema,
             logger: logger.child({ component: "send-consumer" }),
             processed,
+            chunkRecords,
             handle: createSendHandler({
               conversations,
               messages,
@@ -125,6 +133,7 @@ export function startMessageService(config: MessageConfig, options: MessageServi
             schema: messageReadSchema,
             logger: logger.child({ component: "read-consumer" }),
             processed,
+            chunkRecords,
             handle: createReadHandler({ conversations, messages, delivery }),
           }),
       });

@@ -10,6 +10,8 @@ const schema = z.object({ n: z.number() });
 /** A kafkajs consumer that hands `eachBatch` to the test, and records what is committed. */
 function fakeConsumer() {
   const commits: string[] = [];
+  /** The partitions of each commit request. */
+  const commitCalls: number[][] = [];
   let eachBatch: ((payload: EachBatchPayload) => Promise<void>) | undefined;
   const consumer = {
     subscribe: async () => undefined,
@@ -17,6 +19,7 @@ function fakeConsumer() {
       eachBatch = config.eachBatch;
     },
     commitOffsets: async (offsets: Array<{ partition: number; offset: string }>) => {
+      commitCalls.push(offsets.map((o) => o.partition));
       commits.push(...offsets.map((o) => `${o.partition}:${o.offset}`));
     },
   } as unknown as Consumer;
@@ -30,7 +33,7 @@ function fakeConsumer() {
       isStale: () => false,
     } as unknown as EachBatchPayload);
   };
-  return { consumer, commits, deliver };
+  return { consumer, commits, commitCalls, deliver };
 }
 
 function fakeProducer() {
@@ -92,5 +95,30 @@ describe("runBatchConsumer", () => {
     ]);
     // One commit per chunk of 2, each after its chunk was handled and dead-lettered.
     expect(commits).toEqual(["2:102", "2:104", "2:105"]);
+  });
+
+  it("handles the chunks of partitions fetched together in one call and commits them in one request", async () => {
+    const { consumer, commits, commitCalls, deliver } = fakeConsumer();
+    const dlq = fakeProducer();
+    const handled: string[][] = [];
+    await runBatchConsumer(consumer, {
+      dlqProducer: dlq.producer,
+      topic: "t",
+      dlqTopic: "t.dlq",
+      schema,
+      logger,
+      handle: async (records, origins) => {
+        handled.push(origins);
+        return records.filter((r) => r.n === 7).map((record) => ({ record, reason: "REFUSED" }));
+      },
+    });
+    // kafkajs runs a fetch's partitions side by side.
+    await Promise.all([deliver(['{"n":1}', '{"n":2}'], 0), deliver(['{"n":7}'], 1), deliver(['{"n":3}'], 2)]);
+    expect(handled).toEqual([["t:0:100", "t:0:101", "t:1:100", "t:2:100"]]);
+    expect(commitCalls.map((c) => c.toSorted())).toEqual([[0, 1, 2]]);
+    expect(commits.toSorted()).toEqual(["0:102", "1:101", "2:101"]);
+    // A refused record is dead-lettered from its own partition.
+    const dead = dlq.sent.flatMap((b) => b.topicMessages!.flatMap((t) => t.messages.map((m) => m.headers)));
+    expect(dead).toEqual([{ reason: "REFUSED", "source-topic": "t", "source-partition": "1", "source-offset": "100" }]);
   });
 });

@@ -1,7 +1,8 @@
-import type { Consumer, KafkaMessage, Producer } from "kafkajs";
+import type { Consumer, KafkaMessage, Producer, TopicPartitionOffsetAndMetadata } from "kafkajs";
 import type { z } from "zod";
 import { sendBatchUntil, type Logger } from "@chat/shared";
-import type { Counter } from "prom-client";
+import type { Counter, Histogram } from "prom-client";
+import { createTurnBatcher } from "./turn-batcher.ts";
 
 export interface BatchConsumerOptions<S extends z.ZodTypeAny> {
   /** Receives records that can never be processed, with the reason in a header. */
@@ -12,9 +13,15 @@ export interface BatchConsumerOptions<S extends z.ZodTypeAny> {
   logger: Logger;
   /** Records handled per call, at most. @default 500 */
   chunkSize?: number;
-  /** Partitions processed in parallel. @default 3 */
+  /**
+   * Partitions processed at once: at least as many as one replica is assigned, so that every
+   * partition of a fetch is handled in the same turn and their chunks go through one `handle`.
+   * @default 16
+   */
   partitionsConsumedConcurrently?: number;
   processed?: Counter<"topic" | "outcome">;
+  /** Records per `handle` call: how well its round trips are shared. */
+  chunkRecords?: Histogram<"topic">;
   /**
    * Processes valid records (in partition order) and returns the invalid ones with a reason.
    * `origins[i]` is where records[i] sits in Kafka (`topic:partition:offset`): a replay after a
@@ -36,9 +43,39 @@ interface Parsed<T> {
  * to the topic's dead-letter topic instead of blocking the partition. A failing `handle`
  * (the database or Kafka away) throws out of the batch: nothing is committed, and kafkajs
  * retries it, or the consumer supervisor rebuilds the consumer, which reads it again.
+ *
+ * The chunks of the partitions that one fetch brought are handled together: one `handle`
+ * call (one read of their conversations, one insert, one produce) and one commit for all of
+ * them, where each partition's chunk used to pay for its own. Merging partitions keeps every
+ * guarantee: a key (a conversation) lives in one partition, and a partition's next chunk
+ * waits until its previous one is committed.
  */
 export async function runBatchConsumer<S extends z.ZodTypeAny>(consumer: Consumer, opts: BatchConsumerOptions<S>): Promise<void> {
-  const { dlqProducer, topic, dlqTopic, schema, logger, chunkSize = 500, partitionsConsumedConcurrently = 3 } = opts;
+  const { dlqProducer, topic, dlqTopic, schema, logger, chunkSize = 500, partitionsConsumedConcurrently = 16 } = opts;
+  type Refused = Array<{ record: z.infer<S>; reason: string }>;
+
+  /** One `handle` for the chunks of a turn; each chunk gets back its own refused records. */
+  const handleTogether = createTurnBatcher(async (chunks: Array<{ records: Array<z.infer<S>>; origins: string[] }>): Promise<Refused[]> => {
+    const records = chunks.flatMap((c) => c.records);
+    if (records.length === 0) return chunks.map(() => []);
+    opts.chunkRecords?.observe({ topic }, records.length);
+    const refused = await opts.handle(
+      records,
+      chunks.flatMap((c) => c.origins),
+    );
+    if (chunks.length === 1) return [refused];
+    const chunkOf = new Map<z.infer<S>, number>();
+    chunks.forEach((c, i) => c.records.forEach((r) => chunkOf.set(r, i)));
+    const byChunk: Refused[] = chunks.map(() => []);
+    for (const r of refused) byChunk[chunkOf.get(r.record)!]!.push(r);
+    return byChunk;
+  });
+
+  /** One offset commit for the partitions whose chunks were handled in the same turn. */
+  const commitTogether = createTurnBatcher(async (offsets: TopicPartitionOffsetAndMetadata[]) => {
+    await consumer.commitOffsets(offsets);
+    return offsets.map(() => undefined);
+  });
 
   async function deadLetter(entries: Array<{ message: KafkaMessage; reason: string }>, partition: number) {
     if (entries.length === 0) return;
@@ -70,10 +107,10 @@ export async function runBatchConsumer<S extends z.ZodTypeAny>(consumer: Consume
           }
         });
         const valid = parsed.filter((p) => p.value !== undefined);
-        const refused = await opts.handle(
-          valid.map((p) => p.value),
-          valid.map((p) => `${batch.topic}:${batch.partition}:${p.message.offset}`),
-        );
+        const refused = await handleTogether({
+          records: valid.map((p) => p.value),
+          origins: valid.map((p) => `${batch.topic}:${batch.partition}:${p.message.offset}`),
+        });
         const byRecord = new Map(valid.map((p) => [p.value, p.message]));
         await deadLetter(
           [
@@ -85,7 +122,7 @@ export async function runBatchConsumer<S extends z.ZodTypeAny>(consumer: Consume
         opts.processed?.inc({ topic, outcome: "ok" }, valid.length - refused.length);
         const last = chunk[chunk.length - 1]!;
         resolveOffset(last.offset);
-        await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }]);
+        await commitTogether({ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() });
         await heartbeat();
       }
     },
