@@ -1,4 +1,6 @@
+import { Kafka, logLevel } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { gatewayDeliveryTopicName } from "@chat/shared/contracts";
 import { registerUser, type TestUser } from "../../../test/helpers/api.ts";
 import { startCluster, type TestCluster } from "../../../test/helpers/cluster.ts";
 import { createConversation, history } from "../../../test/helpers/conversations.ts";
@@ -209,5 +211,31 @@ describe.each([1, 3])("message delivery with %i gateway(s)", (gatewayCount) => {
     const mine = body.conversations.find((c) => c.id === conv.id)!;
     expect(mine.unreadCount).toBe(1);
     expect(mine.lastMessage.content).toBe("via REST");
+  });
+
+  it("commits how far a gateway has delivered within seconds, also once traffic stops", async () => {
+    const [a, b] = await Promise.all([registerUser(gw(0)), registerUser(gw(0))]);
+    const conv = await createConversation(gw(0), a, [b]);
+    const [sa, sb] = [await connect(0, a), await connect(0, b)];
+    for (let i = 0; i < 20; i++) expectOk(await sa.request("send_message", { conversationId: conv.id, content: `c${i}`, clientMsgId: uniqueName("commit") }));
+    await sb.waitForMessages(20);
+    // A restarted gateway starts from its committed offsets: everything handed out must get there.
+    const prefix = cluster.env.KAFKA_TOPIC_PREFIX!;
+    const gatewayId = `${prefix.slice(0, -1)}-gw0`;
+    const topic = gatewayDeliveryTopicName(prefix, gatewayId);
+    const admin = new Kafka({ brokers: (process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(","), logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      const ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, p.offset]));
+      await waitFor(
+        async () => {
+          const [committed] = await admin.fetchOffsets({ groupId: `${prefix}gateway.${gatewayId}`, topics: [topic] });
+          return committed!.partitions.every((p) => p.offset === ends.get(p.partition) || ends.get(p.partition) === "0");
+        },
+        { timeoutMs: 10_000, what: "the gateway's committed offsets at its topic's end" },
+      );
+    } finally {
+      await admin.disconnect();
+    }
   });
 });

@@ -51,6 +51,34 @@ export function dispatchDelivery(event: DeliveryEvent, sessions: LocalSessions, 
 /** How often a gateway commits how far it has delivered. */
 const COMMIT_INTERVAL_MS = 1000;
 
+/**
+ * Commits how far each partition has been handed out, once a second and only when it moved,
+ * instead of after every partition's batch (kafkajs's autoCommit: 3 commits per fetch, most of
+ * a gateway's Kafka requests under load). A restart reads again what came after the last
+ * commit; a device that resumes has those seqs already and is not shown them twice, and
+ * clients de-duplicate by messageId. A failed commit is tried again the next second.
+ */
+function commitEverySecond(consumer: Consumer, topic: string, logger: Logger) {
+  const handedOut = new Map<number, string>();
+  const committed = new Map<number, string>();
+  const timer = setInterval(() => {
+    const offsets = [...handedOut].filter(([partition, offset]) => committed.get(partition) !== offset).map(([partition, offset]) => ({ topic, partition, offset }));
+    if (offsets.length === 0) return;
+    consumer.commitOffsets(offsets).then(
+      () => offsets.forEach((o) => committed.set(o.partition, o.offset)),
+      (err: unknown) => logger.debug({ err, topic }, "delivery offsets not committed yet"),
+    );
+  }, COMMIT_INTERVAL_MS);
+  timer.unref();
+  consumer.on(consumer.events.DISCONNECT, () => clearInterval(timer));
+  return {
+    /** Everything up to `offset` of `partition` has been handed to the devices. */
+    delivered(partition: number, offset: string): void {
+      handedOut.set(partition, (BigInt(offset) + 1n).toString());
+    },
+  };
+}
+
 export interface DeliveryConsumerDeps {
   topic: string;
   sessions: LocalSessions;
@@ -67,15 +95,11 @@ export async function runDeliveryConsumer(consumer: Consumer, { topic, sessions,
   // matters when an offset is missing or out of range, and then a replay (which devices
   // de-duplicate by messageId) beats skipping to the end and losing what was in between.
   await consumer.subscribe({ topic, fromBeginning: true });
+  const commits = commitEverySecond(consumer, topic, logger);
   await consumer.run({
     partitionsConsumedConcurrently: 3,
-    // Offsets are committed at most once a second, not after every partition's batch (what
-    // kafkajs's autoCommit does: 3 commits per fetch, 60% of a gateway's Kafka requests under
-    // load). A restart reads again what came after the last commit; a device that resumes
-    // has those seqs already and does not see them twice, and clients de-duplicate by messageId.
     autoCommit: false,
-    autoCommitInterval: COMMIT_INTERVAL_MS,
-    eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary }) => {
+    eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
       for (const message of batch.messages) {
         const parsed = (() => {
           try {
@@ -94,8 +118,10 @@ export async function runDeliveryConsumer(consumer: Consumer, { topic, sessions,
       }
       // Dispatch is synchronous: the whole batch is handed out once the loop ends.
       const last = batch.messages.at(-1);
-      if (last) resolveOffset(last.offset);
-      await commitOffsetsIfNecessary();
+      if (last) {
+        resolveOffset(last.offset);
+        commits.delivered(batch.partition, last.offset);
+      }
       await heartbeat();
     },
   });
