@@ -59,10 +59,7 @@ export async function runBatchConsumer<S extends z.ZodTypeAny>(consumer: Consume
     const records = chunks.flatMap((c) => c.records);
     if (records.length === 0) return chunks.map(() => []);
     opts.chunkRecords?.observe({ topic }, records.length);
-    const refused = await opts.handle(
-      records,
-      chunks.flatMap((c) => c.origins),
-    );
+    const refused = await opts.handle(records, chunks.flatMap((c) => c.origins));
     if (chunks.length === 1) return [refused];
     const chunkOf = new Map<z.infer<S>, number>();
     chunks.forEach((c, i) => c.records.forEach((r) => chunkOf.set(r, i)));
