@@ -12,7 +12,7 @@ const FIXED = Symbol.for("chat-cluster.kafkajs-idle-timer");
  * kafkajs 2.2.4 re-arms a timer on every broker connection after each check of its queue, even
  * with nothing queued and no throttling, and with a negative delay (1 ms): every connection
  * spins a timer loop for as long as it is open (tulios/kafkajs#1556, #1704; unfixed upstream).
- * Measured here: an idle gateway or message service burned 3-6% of a core on it, and every
+ * Measured here: an idle gateway or message service burned 3% of a core on it, and every
  * process paid it under load too. A check only has work when requests wait in `pending` (held
  * back by the in-flight limit or a broker's throttle); then it is scheduled exactly as before.
  * An answer from the broker still checks the queue at once (`fulfillRequest`).

@@ -41,17 +41,16 @@ function fakeProducer() {
   return { producer: { sendBatch: async (b: ProducerBatch) => void sent.push(b) } as unknown as Producer, sent };
 }
 
+/** What every test's consumer shares: its topic, dead-letter topic, schema and logger. */
+const options = (dlqProducer: Producer) => ({ dlqProducer, topic: "t", dlqTopic: "t.dlq", schema, logger });
+
 describe("runBatchConsumer", () => {
   it("commits a chunk's offsets only once its handling resolved", async () => {
     const { consumer, commits, deliver } = fakeConsumer();
     let release!: () => void;
     const handled: Array<{ records: unknown[]; origins: string[] }> = [];
     await runBatchConsumer(consumer, {
-      dlqProducer: fakeProducer().producer,
-      topic: "t",
-      dlqTopic: "t.dlq",
-      schema,
-      logger,
+      ...options(fakeProducer().producer),
       handle: async (records, origins) => {
         handled.push({ records, origins });
         await new Promise<void>((r) => (release = r));
@@ -69,7 +68,7 @@ describe("runBatchConsumer", () => {
 
   it("commits nothing when handling fails, so the batch is read again", async () => {
     const { consumer, commits, deliver } = fakeConsumer();
-    await runBatchConsumer(consumer, { dlqProducer: fakeProducer().producer, topic: "t", dlqTopic: "t.dlq", schema, logger, handle: () => Promise.reject(new Error("store down")) });
+    await runBatchConsumer(consumer, { ...options(fakeProducer().producer), handle: () => Promise.reject(new Error("store down")) });
     await expect(deliver(['{"n":1}'])).rejects.toThrow("store down");
     expect(commits).toEqual([]);
   });
@@ -78,11 +77,7 @@ describe("runBatchConsumer", () => {
     const { consumer, commits, deliver } = fakeConsumer();
     const dlq = fakeProducer();
     await runBatchConsumer(consumer, {
-      dlqProducer: dlq.producer,
-      topic: "t",
-      dlqTopic: "t.dlq",
-      schema,
-      logger,
+      ...options(dlq.producer),
       chunkSize: 2,
       handle: async (records) => records.filter((r) => r.n === 3).map((record) => ({ record, reason: "REFUSED" })),
     });
@@ -102,11 +97,7 @@ describe("runBatchConsumer", () => {
     const dlq = fakeProducer();
     const handled: string[][] = [];
     await runBatchConsumer(consumer, {
-      dlqProducer: dlq.producer,
-      topic: "t",
-      dlqTopic: "t.dlq",
-      schema,
-      logger,
+      ...options(dlq.producer),
       handle: async (records, origins) => {
         handled.push(origins);
         return records.filter((r) => r.n === 7).map((record) => ({ record, reason: "REFUSED" }));
