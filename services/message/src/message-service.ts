@@ -30,6 +30,7 @@ import type { MessageConfig } from "./config.ts";
 import { runBatchConsumer } from "./pipeline/batch-consumer.ts";
 import { createReadHandler } from "./pipeline/handle-reads.ts";
 import { createSendHandler } from "./pipeline/handle-sends.ts";
+import { createOwnedConversations } from "./pipeline/owned-conversations.ts";
 import { createChangeRequester } from "./changes/request-change.ts";
 import { createConversationRoutes } from "./routes/conversation-routes.ts";
 import { createConversationCreator } from "./conversations/conversation-creator.ts";
@@ -83,6 +84,12 @@ export function startMessageService(config: MessageConfig, options: MessageServi
         buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500],
         registers: [metrics],
       });
+      const conversationReads = new Counter({
+        name: "message_conversation_reads_total",
+        help: "Conversations a send batch needed, by where their state came from: memory (this consumer's own earlier batches) or the store",
+        labelNames: ["source"] as const,
+        registers: [metrics],
+      });
       const persisted = new Counter({
         name: "message_messages_persisted_total",
         help: "Messages stored (or found already stored, on a replay) and handed to delivery",
@@ -100,8 +107,16 @@ export function startMessageService(config: MessageConfig, options: MessageServi
         config: group(""),
         logger,
         registry: metrics,
-        start: (consumer) =>
-          runBatchConsumer(consumer, {
+        start: (consumer) => {
+          const owned = createOwnedConversations({
+            onRead: (fromMemory, fromStore) => {
+              conversationReads.inc({ source: "memory" }, fromMemory);
+              conversationReads.inc({ source: "store" }, fromStore);
+            },
+          });
+          // Partitions may have moved, and been written elsewhere meanwhile.
+          consumer.on(consumer.events.GROUP_JOIN, () => owned.clear());
+          return runBatchConsumer(consumer, {
             dlqProducer: producer,
             topic: topicName(prefix, messageSendTopic),
             dlqTopic: deadLetterTopicName(prefix, messageSendTopic),
@@ -112,12 +127,14 @@ export function startMessageService(config: MessageConfig, options: MessageServi
             handle: createSendHandler({
               conversations,
               messages,
+              owned,
               maxContentLength: config.MESSAGE_MAX_LENGTH,
               delivery,
               storedTopic: topicName(prefix, messageStoredTopic),
               onPersisted: (n) => persisted.inc(n),
             }),
-          }),
+          });
+        },
       });
       const readConsumer = superviseConsumer({
         name: messageReadTopic.name,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger, createMongo, messageIdFor, type MongoDependency } from "@chat/shared";
 import { medianMs, stackEnv, uniqueName } from "@chat/shared/testing";
-import { createConversationStore, type ConversationDoc } from "../src/store/conversation-store.ts";
+import { advancedConversation, createConversationStore, type ConversationAdvance, type ConversationDoc } from "../src/store/conversation-store.ts";
 import { createMessageStore, messageDocOf, slotOf, type MessageDoc } from "../src/store/message-store.ts";
 
 const logger = createLogger({ name: "test", level: "silent" });
@@ -32,7 +32,7 @@ describe("message and conversation stores: key lookups only", () => {
 
   it("pages history by computed slots: the same seqs, order and hasMore as a sorted query", async () => {
     const messages = store();
-    await messages.insertMany(Array.from({ length: 120 }, (_, i) => messageDoc("conv-a", i + 1)));
+    await messages.insertAllOrNone(Array.from({ length: 120 }, (_, i) => messageDoc("conv-a", i + 1)));
     const conv = { _id: "conv-a", lastSeq: 110 }; // a writer stored 10 more before it could advance lastSeq
     const seqs = (page: { messages: Array<{ seq: number }> }) => page.messages.map((m) => m.seq);
 
@@ -52,21 +52,26 @@ describe("message and conversation stores: key lookups only", () => {
 
   it("refuses a second message in one slot, and the same message twice", async () => {
     const messages = store();
-    await messages.insertMany([messageDoc("conv-b", 1)]);
-    await expect(messages.insertMany([{ ...messageDoc("conv-b", 2), slot: slotOf("conv-b", 1) }])).rejects.toMatchObject({ code: 11000 });
-    await expect(messages.insertMany([{ ...messageDoc("conv-b", 1), slot: slotOf("conv-b", 9) }])).rejects.toMatchObject({ code: 11000 });
+    await messages.insertAllOrNone([messageDoc("conv-b", 1)]);
+    await expect(messages.insertAllOrNone([{ ...messageDoc("conv-b", 2), slot: slotOf("conv-b", 1) }])).rejects.toMatchObject({ code: 11000 });
+    await expect(messages.insertAllOrNone([{ ...messageDoc("conv-b", 1), slot: slotOf("conv-b", 9) }])).rejects.toMatchObject({ code: 11000 });
+    // All or none: what the call stored before the taken slot is gone again.
+    const batch = [messageDoc("conv-b", 2), messageDoc("conv-b", 3), { ...messageDoc("conv-b", 4), slot: slotOf("conv-b", 1) }, messageDoc("conv-b", 5)];
+    await expect(messages.insertAllOrNone(batch)).rejects.toMatchObject({ code: 11000 });
+    expect(await messages.findByIds(batch.map((d) => d._id))).toEqual([]);
+    expect((await messages.findByIds([messageDoc("conv-b", 1)._id])).map((d) => d.seq)).toEqual([1]);
   });
 
   it("a history page takes no longer with 40,000 other messages stored", async () => {
     const messages = store();
-    await messages.insertMany(Array.from({ length: 200 }, (_, i) => messageDoc("conv-c", i + 1)));
+    await messages.insertAllOrNone(Array.from({ length: 200 }, (_, i) => messageDoc("conv-c", i + 1)));
     const conv = { _id: "conv-c", lastSeq: 200 };
     const page = () => messages.history(conv, { limit: 50, afterSeq: 100 });
     await page();
     const small = await medianMs(15, page);
     for (let batch = 0; batch < 40; batch++) {
       const conversationId = `filler-${batch}`;
-      await messages.insertMany(Array.from({ length: 1000 }, (_, i) => messageDoc(conversationId, i + 1)));
+      await messages.insertAllOrNone(Array.from({ length: 1000 }, (_, i) => messageDoc(conversationId, i + 1)));
     }
     const large = await medianMs(15, page);
     // A scan of 40k documents takes hundreds of ms on the stand-in; a lookup stays where it was
@@ -99,6 +104,16 @@ describe("message and conversation stores: key lookups only", () => {
         lastActivityAt: new Date(4000),
       },
     ]);
+    // What the message service keeps in memory of a conversation is what the store made of it.
+    for (const a of [
+      { conversationId: "k2", lastSeq: 1, messageCount: 1, lastMessage: { messageId: "m2", senderId: "carol", content: "y".repeat(500), seq: 1, sentAt: new Date(2500).toISOString() }, lastActivityAt: new Date(2500) },
+      { conversationId: "k2", lastSeq: 2, messageCount: 1 },
+      { conversationId: "k2", lastSeq: 1, messageCount: 1, lastActivityAt: new Date(2200) },
+    ] satisfies ConversationAdvance[]) {
+      const before = (await conversations.findById("k2"))!;
+      await conversations.advance([a]);
+      expect(advancedConversation(before, a)).toEqual(await conversations.findById("k2"));
+    }
     expect(await conversations.markRead("k1", "alice", 2, 2)).toBe(true);
     expect(await conversations.markRead("k1", "alice", 1, 1)).toBe(false); // forward only
 
@@ -141,7 +156,7 @@ describe("message and conversation stores: key lookups only", () => {
       expect(await conversations.migrateInboxes()).toBe(0);
       await messages.ensureIndexes();
       // New messages carry no dedupeKey: the old unique index on it must be gone.
-      await messages.insertMany([messageDoc("conv-old", 4), messageDoc("conv-old", 5)]);
+      await messages.insertAllOrNone([messageDoc("conv-old", 4), messageDoc("conv-old", 5)]);
       const page = await messages.history({ _id: "conv-old", lastSeq: 5 }, { limit: 50 });
       expect(page.messages.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5]);
       expect((await conversations.listFor("frank", 10)).map((c) => c.id)).toEqual(["conv-old"]);

@@ -4,6 +4,7 @@ import { messageIdFor } from "@chat/shared";
 import type { MessageChange, MessageDelete, MessageEdit, MessageSend } from "@chat/shared/contracts";
 import type { ConversationAdvance, ConversationDoc, ConversationStore } from "../store/conversation-store.ts";
 import { changedFields, messageDocOf, slotOf, type EntryDoc, type MessageDoc, type MessageStore } from "../store/message-store.ts";
+import { createOwnedConversations } from "./owned-conversations.ts";
 import { persistMessages, type PersistResult } from "./persist-messages.ts";
 
 /**
@@ -14,9 +15,14 @@ function memoryStores(conversations: ConversationDoc[]) {
   const convs = new Map(conversations.map((c) => [c._id, structuredClone(c)]));
   const docs = new Map<string, EntryDoc>();
   const slots = new Map<string, EntryDoc>();
+  const calls = { findMany: 0, findByIds: 0, failAdvance: false };
   const conversationStore = {
-    findMany: async (ids: string[]) => ids.map((id) => structuredClone(convs.get(id))).filter((c): c is ConversationDoc => c !== undefined),
+    findMany: async (ids: string[]) => {
+      calls.findMany++;
+      return ids.map((id) => structuredClone(convs.get(id))).filter((c): c is ConversationDoc => c !== undefined);
+    },
     advance: async (advances: ConversationAdvance[]) => {
+      if (calls.failAdvance) throw new Error("store away");
       for (const a of advances) {
         const c = convs.get(a.conversationId)!;
         c.lastSeq = Math.max(c.lastSeq, a.lastSeq);
@@ -26,7 +32,10 @@ function memoryStores(conversations: ConversationDoc[]) {
     },
   } as unknown as ConversationStore;
   const messageStore = {
-    findByIds: async (ids: string[]) => ids.map((id) => docs.get(id)).filter((d): d is EntryDoc => d !== undefined).map((d) => structuredClone(d)),
+    findByIds: async (ids: string[]) => {
+      if (ids.length > 0) calls.findByIds++;
+      return ids.map((id) => docs.get(id)).filter((d): d is EntryDoc => d !== undefined).map((d) => structuredClone(d));
+    },
     entryAt: async (conversationId: string, seq: number) => slots.get(slotOf(conversationId, seq)) ?? null,
     applyChanges: async (changes: MessageChange[]) => {
       for (const change of changes) Object.assign(docs.get(change.messageId)!, changedFields(change));
@@ -36,16 +45,16 @@ function memoryStores(conversations: ConversationDoc[]) {
       while (slots.has(slotOf(conversationId, max + 1))) max++;
       return max;
     },
-    insertMany: async (batch: EntryDoc[]) => {
+    insertAllOrNone: async (batch: EntryDoc[]) => {
+      if (batch.some((d) => docs.has(d._id) || slots.has(d.slot))) throw new MongoServerError({ message: "E11000 duplicate key", code: 11000 });
       for (const d of batch) {
-        if (docs.has(d._id) || slots.has(d.slot)) throw new MongoServerError({ message: "E11000 duplicate key", code: 11000 });
         const copy = structuredClone(d);
         docs.set(d._id, copy);
         slots.set(d.slot, copy);
       }
     },
   } as unknown as MessageStore;
-  return { convs, docs, conversationStore, messageStore };
+  return { convs, docs, slots, calls, conversationStore, messageStore };
 }
 
 const conversation = (id: string, participantIds: string[], lastSeq = 0): ConversationDoc => ({
@@ -89,7 +98,7 @@ const message = (d: PersistResult["toDeliver"][number]) => {
 describe("persistMessages", () => {
   const setup = (lastSeq = 0) => {
     const stores = memoryStores([conversation("c1", ["ann", "bob"], lastSeq), conversation("c2", ["ann", "cid"])]);
-    const deps = { conversations: stores.conversationStore, messages: stores.messageStore, maxContentLength: 20 };
+    const deps = { conversations: stores.conversationStore, messages: stores.messageStore, owned: createOwnedConversations(), maxContentLength: 20 };
     return { ...stores, deps };
   };
 
@@ -118,6 +127,17 @@ describe("persistMessages", () => {
     expect(docs.size).toBe(1);
   });
 
+  it("catches a resend among new sends on the retry, and lays the new ones out as if it were not there", async () => {
+    const { deps, docs, convs } = setup();
+    const a = send("ann", "c1", "a");
+    await persistMessages([a], ["t:0:1"], deps);
+    const result = await persistMessages([send("bob", "c1", "x"), a, send("ann", "c1", "y")], ["t:0:2", "t:0:3", "t:0:4"], deps);
+    expect(result.toDeliver.map((d) => [message(d).clientMsgId, message(d).seq])).toEqual([["x", 2], ["y", 3]]);
+    expect(result.duplicates).toBe(1);
+    expect(docs.size).toBe(3);
+    expect(convs.get("c1")).toMatchObject({ lastSeq: 3, messageCount: 3, lastMessage: { content: "text y" } });
+  });
+
   it("never leaks a message into another conversation when a clientMsgId is reused there", async () => {
     const { deps } = setup();
     await persistMessages([send("ann", "c1", "same", "secret")], ["t:0:1"], deps);
@@ -137,7 +157,7 @@ describe("persistMessages", () => {
   it("retries from the stored maximum when another writer took the next seq without advancing lastSeq", async () => {
     const { deps, docs } = setup(2);
     // A zombie consumer stored seqs 3 and 4 of c1 and died before advancing lastSeq.
-    await deps.messages.insertMany([3, 4].map((seq) => messageDocOf(send("bob", "c1", `z${seq}`), seq, "zombie", new Date())));
+    await deps.messages.insertAllOrNone([3, 4].map((seq) => messageDocOf(send("bob", "c1", `z${seq}`), seq, "zombie", new Date())));
     const result = await persistMessages([send("ann", "c1", "a")], ["t:0:5"], deps);
     expect(result.toDeliver.map((d) => message(d).seq)).toEqual([5]);
     expect([...docs.values()].map((d) => d.seq).sort()).toEqual([3, 4, 5]);
@@ -149,6 +169,48 @@ describe("persistMessages", () => {
     const result = await persistMessages(records, ["t:0:1", "t:0:2", "t:0:3", "t:0:4"], deps);
     expect(result.rejected.map((r) => r.reason)).toEqual(["CONVERSATION_NOT_FOUND", "NOT_A_MEMBER", "CONTENT_TOO_LONG"]);
     expect(result.toDeliver.map((d) => [message(d).clientMsgId, message(d).seq])).toEqual([["d", 1]]);
+  });
+
+  describe("conversations kept in memory", () => {
+    it("reads a conversation from the store once while this consumer owns it, and looks no new send up", async () => {
+      const { deps, calls, convs } = setup();
+      for (const id of ["a", "b", "c"]) await persistMessages([send("ann", "c1", id)], [`t:0:${id}`], deps);
+      expect(calls.findMany).toBe(1);
+      expect(calls.findByIds).toBe(0);
+      expect(convs.get("c1")).toMatchObject({ lastSeq: 3, messageCount: 3, lastMessage: { content: "text c" } });
+      deps.owned.clear(); // a rebalance
+      await persistMessages([send("ann", "c1", "d")], ["t:0:d"], deps);
+      expect(calls.findMany).toBe(2);
+    });
+
+    it("goes back to the store when another writer moved the conversation meanwhile", async () => {
+      const { deps, convs, slots } = setup();
+      await persistMessages([send("ann", "c1", "a")], ["t:0:1"], deps);
+      // Another consumer (a zombie, or this partition's owner while it was elsewhere) stored
+      // seq 2 and advanced the conversation; this one's memory still says seq 1.
+      const theirs = send("bob", "c1", "theirs");
+      await deps.messages.insertAllOrNone([{ ...messageDocOf(theirs, 2, "elsewhere", new Date()), n: 2 }]);
+      const c1 = convs.get("c1")!;
+      Object.assign(c1, { lastSeq: 2, messageCount: 2, lastMessage: { messageId: theirs.messageId, senderId: "bob", content: theirs.content, seq: 2, sentAt: theirs.sentAt } });
+      // An edit of the message this consumer never saw: it is the conversation's last message.
+      const result = await persistMessages([change("edit", "bob", "c1", theirs.messageId, "edited")], ["t:0:2"], deps);
+      expect(laidOut(result)).toEqual(["edited:3->2"]);
+      expect(slots.get(slotOf("c1", 3))).toMatchObject({ change: "edited", messageId: theirs.messageId });
+      expect(convs.get("c1")).toMatchObject({ lastSeq: 3, messageCount: 2, lastMessage: { messageId: theirs.messageId, content: "edited" } });
+    });
+
+    it("forgets the conversations of a batch that failed halfway", async () => {
+      const { deps, calls, convs } = setup();
+      await persistMessages([send("ann", "c1", "a")], ["t:0:1"], deps);
+      calls.failAdvance = true; // stored, but the conversation not advanced
+      await expect(persistMessages([send("ann", "c1", "b")], ["t:0:2"], deps)).rejects.toThrow("store away");
+      calls.failAdvance = false;
+      expect(deps.owned.size).toBe(0);
+      const retry = await persistMessages([send("ann", "c1", "b")], ["t:0:2"], deps);
+      expect(retry.toDeliver.map((d) => message(d).seq)).toEqual([2]);
+      await persistMessages([send("ann", "c1", "c")], ["t:0:3"], deps);
+      expect(convs.get("c1")).toMatchObject({ lastSeq: 3, messageCount: 3 });
+    });
   });
 
   describe("edits and deletes", () => {

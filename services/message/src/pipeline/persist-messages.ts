@@ -1,6 +1,7 @@
 import { isDuplicateKey } from "@chat/shared";
 import type { ConversationRecord, MessageChange, MessageDelete, MessageEdit, StoredMessage } from "@chat/shared/contracts";
 import type { ConversationAdvance, ConversationDoc, ConversationStore, LastMessage } from "../store/conversation-store.ts";
+import type { OwnedConversations } from "./owned-conversations.ts";
 import {
   changedFields,
   isChange,
@@ -36,25 +37,46 @@ export interface PersistResult {
 export interface PersistDeps {
   conversations: ConversationStore;
   messages: MessageStore;
+  /** The conversations as this consumer's earlier batches left them. */
+  owned: OwnedConversations;
   maxContentLength: number;
 }
 
 const MAX_ATTEMPTS = 5;
 
 /**
- * Stores a batch of `message.send` records (Kafka order within each conversation) with one
- * read of their conversations, one lookup of what is already stored, one insert and one
- * update of the changed messages. Every record that is stored takes the conversation's next
- * `seq` after its `lastSeq`: sends and, as their own entries, edits and deletes. If another
- * writer got there first (a zombie consumer during a rebalance, or a crash between insert and
- * `advance`), the unique `slot` index refuses the insert and we recompute from the stored
- * maximum.
+ * How much an attempt reads before it lays a batch out. The first trusts what it knows: its
+ * conversations as this consumer left them, and sends as new (a send's `_id` is derived from
+ * (senderId, clientMsgId), so the unique index refuses a resend or a replay). When the insert
+ * is refused, the second reads the conversations and every id from the store; a third and
+ * later ones also take each conversation's next seq from what is stored, past `lastSeq`.
+ */
+interface Reads {
+  /** Conversations from the store, not from memory. */
+  freshConversations: boolean;
+  /** Look sends up (resends and replays); changes and their targets are always looked up. */
+  sends: boolean;
+  fromStoredMax: boolean;
+}
+const readsFor = (attempt: number): Reads => ({ freshConversations: attempt > 1, sends: attempt > 1, fromStoredMax: attempt > 2 });
+
+/**
+ * Stores a batch of `message.send` records (Kafka order within each conversation). Every record
+ * that is stored takes the conversation's next `seq` after its `lastSeq`: sends and, as their
+ * own entries, edits and deletes. As a rule that is one insert and one update of the
+ * conversations (and, with edits or deletes, one lookup of their targets and one update of
+ * them): the conversations come from memory, and sends are taken to be new. The unique `_id`
+ * and `slot` indexes refuse anything else — a resend, a replay after a crash, a seq another
+ * writer took (a zombie consumer during a rebalance, or a crash between insert and `advance`)
+ * — and the insert is undone and tried again with more read from the store (`readsFor`).
  */
 export async function persistMessages(records: ConversationRecord[], origins: string[], deps: PersistDeps): Promise<PersistResult> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await persistOnce(records, origins, deps, attempt > 1);
+      return await persistOnce(records, origins, deps, readsFor(attempt));
     } catch (err) {
+      // The batch may have got halfway: what memory holds of its conversations is not to be trusted.
+      deps.owned.forget(records.map((r) => r.conversationId));
       if (!isDuplicateKey(err) || attempt >= MAX_ATTEMPTS) throw err;
     }
   }
@@ -82,10 +104,10 @@ interface Cursor {
   advance?: ConversationAdvance;
 }
 
-async function persistOnce(records: ConversationRecord[], origins: string[], deps: PersistDeps, fromStoredMax: boolean): Promise<PersistResult> {
-  const { conversations, messages, maxContentLength } = deps;
+async function persistOnce(records: ConversationRecord[], origins: string[], deps: PersistDeps, reads: Reads): Promise<PersistResult> {
+  const { conversations, messages, owned, maxContentLength } = deps;
   const convIds = [...new Set(records.map((r) => r.conversationId))];
-  const convById = new Map<string, ConversationDoc>((await conversations.findMany(convIds)).map((c) => [c._id, c]));
+  const convById = new Map<string, ConversationDoc>((await owned.read(convIds, conversations, reads.freshConversations)).map((c) => [c._id, c]));
 
   const rejected: Rejected[] = [];
   const accepted: ConversationRecord[] = [];
@@ -99,12 +121,12 @@ async function persistOnce(records: ConversationRecord[], origins: string[], dep
     else accepted.push(record);
   }
 
-  // One lookup finds resends and replays (a send's id is derived from (senderId, clientMsgId),
-  // a change's is its changeId) and the stored messages that changes target.
+  // One lookup finds the stored messages that changes target, replayed changes (by changeId)
+  // and, when `reads.sends`, resends and replays of sends.
   const lookup = new Set<string>();
   for (const r of accepted) {
-    lookup.add(storedIdOf(r));
-    if (r.type !== "send") lookup.add(r.messageId);
+    if (r.type !== "send") lookup.add(r.changeId).add(r.messageId);
+    else if (reads.sends) lookup.add(r.messageId);
   }
   const stored = new Map<string, EntryDoc>((await messages.findByIds([...lookup])).map((d) => [d._id, d]));
 
@@ -114,7 +136,7 @@ async function persistOnce(records: ConversationRecord[], origins: string[], dep
     if (!conv) continue;
     let top = conv.lastSeq;
     let count = conv.messageCount ?? conv.lastSeq;
-    if (fromStoredMax) {
+    if (reads.fromStoredMax) {
       top = await messages.maxSeq(id, conv.lastSeq);
       const entry = await messages.entryAt(id, top);
       count = entry ? ordinalOf(entry) : 0;
@@ -207,9 +229,11 @@ async function persistOnce(records: ConversationRecord[], origins: string[], dep
     result.toDeliver.push({ entry: { kind: "change", change, message: toStoredMessage(target) }, participantIds });
   }
 
-  await messages.insertMany(fresh);
+  await messages.insertAllOrNone(fresh);
   await messages.applyChanges(applied);
-  await conversations.advance([...cursors.values()].flatMap((c) => (c.advance ? [c.advance] : [])));
+  const advances = [...cursors.values()].flatMap((c) => (c.advance ? [c.advance] : []));
+  await conversations.advance(advances);
+  owned.advanced(advances);
   return result;
 }
 

@@ -65,6 +65,20 @@ export function directConversationId(a: string, b: string): string {
 
 const LAST_MESSAGE_PREVIEW = 200;
 
+/** A conversation's last message as it is stored: its content cut to a preview. */
+const previewOf = (m: LastMessage): LastMessage => ({ ...m, content: m.content.slice(0, LAST_MESSAGE_PREVIEW) });
+
+/** What `advance` makes of a stored conversation, computed in memory. */
+export function advancedConversation(doc: ConversationDoc, a: ConversationAdvance): ConversationDoc {
+  return {
+    ...doc,
+    lastSeq: Math.max(doc.lastSeq, a.lastSeq),
+    messageCount: doc.messageCount === undefined ? a.messageCount : Math.max(doc.messageCount, a.messageCount),
+    ...(a.lastActivityAt && a.lastActivityAt > doc.lastActivityAt ? { lastActivityAt: a.lastActivityAt } : {}),
+    ...(a.lastMessage ? { lastMessage: previewOf(a.lastMessage) } : {}),
+  };
+}
+
 export function createConversationStore(db: Db) {
   const conversations: Collection<ConversationDoc> = db.collection<ConversationDoc>("conversations");
   const members: Collection<MemberDoc> = db.collection<MemberDoc>("conversation_members");
@@ -220,7 +234,7 @@ export function createConversationStore(db: Db) {
             filter: { _id: a.conversationId },
             update: {
               $max: { lastSeq: a.lastSeq, messageCount: a.messageCount, ...(a.lastActivityAt ? { lastActivityAt: a.lastActivityAt } : {}) },
-              ...(a.lastMessage ? { $set: { lastMessage: { ...a.lastMessage, content: a.lastMessage.content.slice(0, LAST_MESSAGE_PREVIEW) } } } : {}),
+              ...(a.lastMessage ? { $set: { lastMessage: previewOf(a.lastMessage) } } : {}),
             },
           },
         })),

@@ -1,4 +1,5 @@
-import type { Collection, Db } from "mongodb";
+import { MongoBulkWriteError, type Collection, type Db } from "mongodb";
+import { isDuplicateKey } from "@chat/shared";
 import type { HistoryQuery, MessageChange, StoredMessage } from "@chat/shared/contracts";
 
 /**
@@ -195,9 +196,21 @@ export function createMessageStore(db: Db) {
       return doc && !isChange(doc) && doc.conversationId === conversationId ? doc : null;
     },
 
-    /** Inserts in one round trip; throws (duplicate key) if any id or slot is taken. */
-    async insertMany(docs: EntryDoc[]): Promise<void> {
-      if (docs.length > 0) await messages.insertMany(docs, { ordered: true });
+    /**
+     * Inserts in one round trip, all or none: if an id or a slot is taken, the documents this
+     * call stored before it are removed again (by `_id`: nobody has been told of them yet) and
+     * the duplicate-key error is thrown, so a retry lays the batch out again from scratch.
+     */
+    async insertAllOrNone(docs: EntryDoc[]): Promise<void> {
+      if (docs.length === 0) return;
+      try {
+        await messages.insertMany(docs, { ordered: true });
+      } catch (err) {
+        // Ordered: everything before the first refused document was stored, nothing after it.
+        const stored = err instanceof MongoBulkWriteError && isDuplicateKey(err) ? Math.min(...[err.writeErrors].flat().map((e) => e.index)) : 0;
+        if (stored > 0) await messages.deleteMany({ _id: { $in: docs.slice(0, stored).map((d) => d._id) } });
+        throw err;
+      }
     },
 
     /** Applies changes to the messages they target, in order, by `_id` alone (anything more makes the stand-in scan). */
