@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import { startChaosLoad, type ChaosLoad } from "./chaos-load.ts";
 import { baselineScenario, faultScenarios, type FaultContext, type FaultScenario } from "./faults.ts";
 import { isLoopback } from "@chat/loadtest/src/loopback.ts";
-import { readinessWatcher } from "./readiness.ts";
+import { describeNotReady, readinessWatcher, type ReadinessRecord } from "./readiness.ts";
 import { TABLE_HEADER, formatRow, recoverySeconds, rowFailed, type ScenarioRow } from "./report-table.ts";
 import { isAlive, runCommand, secret, signalProcess, stackDir } from "./stack-control.ts";
 
@@ -84,6 +84,10 @@ const log = (line: string) => process.stderr.write(`[${clock()}] ${line}\n`);
 async function runScenario(scenario: FaultScenario, settings: RunSettings, ctx: FaultContext): Promise<ScenarioRow> {
   const names = Object.keys(ctx.processes);
   const nameOf = Object.fromEntries(Object.entries(ctx.processes).map(([name, url]) => [url, name]));
+  const notReadyOf = (records: Record<string, ReadinessRecord>) =>
+    Object.values(records)
+      .filter((r) => r.flipped)
+      .map((r) => describeNotReady(nameOf[r.url] ?? r.url, r));
   const row: ScenarioRow = { scenario: scenario.name, notReady: [], drained: false, notes: ctx.notes };
 
   const notReadyBefore = (await Promise.all(names.map(async (n) => ((await waitReady(ctx.processes[n]!, 120_000)) ? undefined : n)))).filter(Boolean);
@@ -138,9 +142,7 @@ async function runScenario(scenario: FaultScenario, settings: RunSettings, ctx: 
 
     const readiness = watcher.stop();
     row.report = load.report();
-    row.notReady = Object.values(readiness)
-      .filter((r) => r.flipped)
-      .map((r) => nameOf[r.url] ?? r.url);
+    row.notReady = notReadyOf(readiness);
     row.recoverySeconds = recoverySeconds(injectAt, readiness, load.lastLateDelivery(injectAt, 2000));
     const s = load.snapshot();
     if (row.report.otherMessages > 0) row.notes.push(`devices also received ${row.report.otherMessages} messages not from the load (AutoMessages)`);
@@ -156,9 +158,7 @@ async function runScenario(scenario: FaultScenario, settings: RunSettings, ctx: 
       row.drained = drain.drained;
       row.report = load.report();
     }
-    row.notReady = Object.values(watcher.current())
-      .filter((r) => r.flipped)
-      .map((r) => nameOf[r.url] ?? r.url);
+    row.notReady = notReadyOf(watcher.current());
     return row;
   } finally {
     clearInterval(progress);
@@ -265,7 +265,7 @@ async function main(): Promise<number> {
   appendFileSync(
     out,
     `\n## ${new Date().toISOString()}: ${numbers.rate} msg/s, ${numbers.pairs} pairs over ${gateways.length} gateways\n\n` +
-      `Recovery: from the fault until every /readyz is 200 again and no delivery takes over 2 s. Longest pause: between consecutive deliveries, cluster-wide.\n\n` +
+      `Recovery: from the fault until every /readyz is 200 again and no delivery takes over 2 s. Longest pause: between consecutive deliveries, cluster-wide. /readyz not 200: each process's answers other than 200 (a status, or "timeout": no answer within 1 s).\n\n` +
       `${TABLE_HEADER.join("\n")}\n`,
   );
   console.log(TABLE_HEADER.join("\n"));

@@ -2,7 +2,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { waitFor } from "@chat/shared/testing";
-import { readinessWatcher } from "./readiness.ts";
+import { describeNotReady, readinessWatcher } from "./readiness.ts";
 
 describe("the readiness watcher", () => {
   const servers: Array<ReturnType<typeof createServer>> = [];
@@ -35,6 +35,9 @@ describe("the readiness watcher", () => {
     expect(records[steady.url]).toMatchObject({ flipped: false, ready: true });
     expect(records[steady.url]!.lastRecoveredAt).toBeUndefined();
     expect(records[flaky.url]).toMatchObject({ flipped: true, ready: true, last: 200 });
+    expect(Object.keys(records[flaky.url]!.notReadyOutcomes)).toEqual(["503"]);
+    expect(describeNotReady("flaky", records[flaky.url]!)).toMatch(/^flaky \(503 ×\d+\)$/);
+    expect(records[steady.url]!.notReadyOutcomes).toEqual({});
     expect(records[flaky.url]!.lastRecoveredAt).toBeGreaterThanOrEqual(back);
     expect(records[flaky.url]!.firstNotReadyAt).toBeLessThanOrEqual(back);
   });
@@ -44,7 +47,9 @@ describe("the readiness watcher", () => {
     servers[0]!.close();
     const watcher = readinessWatcher([gone.url], 20);
     await waitFor(() => watcher.current()[gone.url]!.polls > 0, { what: "a poll" });
-    expect(watcher.stop()[gone.url]).toMatchObject({ flipped: true, ready: false });
+    const record = watcher.stop()[gone.url]!;
+    expect(record).toMatchObject({ flipped: true, ready: false });
+    expect(Object.keys(record.notReadyOutcomes)).toEqual(["ECONNREFUSED"]);
   });
 
   it("refuses URLs off loopback", () => {

@@ -16,7 +16,18 @@ export interface ReadinessRecord {
   /** The latest poll was a 200. */
   ready: boolean;
   polls: number;
+  /**
+   * How often each answer other than 200 came: a status the process gave (it said it is not
+   * ready) or why there was none ("timeout": too busy or hung to answer in time).
+   */
+  notReadyOutcomes: Record<string, number>;
 }
+
+/** A process that flipped, with what it answered instead of 200: `message-1 (503 ×12, timeout ×1)`. */
+export const describeNotReady = (name: string, record: ReadinessRecord): string =>
+  `${name} (${Object.entries(record.notReadyOutcomes)
+    .map(([outcome, n]) => `${outcome} ×${n}`)
+    .join(", ")})`;
 
 export interface ReadinessWatcher {
   /** The records so far, the polling going on. */
@@ -33,7 +44,7 @@ export interface ReadinessWatcher {
  */
 export function readinessWatcher(urls: string[], intervalMs = 500): ReadinessWatcher {
   for (const url of urls) assertLoopback(url);
-  const records = new Map<string, ReadinessRecord>(urls.map((url) => [url, { url, flipped: false, ready: false, polls: 0 }]));
+  const records = new Map<string, ReadinessRecord>(urls.map((url) => [url, { url, flipped: false, ready: false, polls: 0, notReadyOutcomes: {} }]));
   const abort = new AbortController();
   let stopped = false;
   const timers = new Set<NodeJS.Timeout>();
@@ -57,6 +68,7 @@ export function readinessWatcher(urls: string[], intervalMs = 500): ReadinessWat
       record.ready = true;
     } else {
       record.flipped = true;
+      record.notReadyOutcomes[outcome] = (record.notReadyOutcomes[outcome] ?? 0) + 1;
       record.firstNotReadyAt ??= at;
       record.lastNotReadyAt = at;
       record.ready = false;
@@ -77,7 +89,7 @@ export function readinessWatcher(urls: string[], intervalMs = 500): ReadinessWat
   };
   for (const record of records.values()) loop(record);
 
-  const snapshot = () => Object.fromEntries([...records].map(([url, r]) => [url, { ...r }]));
+  const snapshot = () => Object.fromEntries([...records].map(([url, r]) => [url, { ...r, notReadyOutcomes: { ...r.notReadyOutcomes } }]));
   return {
     current: snapshot,
     allReady: () => [...records.values()].every((r) => r.ready),

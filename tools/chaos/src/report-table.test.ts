@@ -23,7 +23,7 @@ const report = (over: Partial<ChaosReport> = {}): ChaosReport => ({
   ...over,
 });
 
-const ready = (over: Partial<ReadinessRecord> = {}): ReadinessRecord => ({ url: "u", flipped: false, ready: true, polls: 3, ...over });
+const ready = (over: Partial<ReadinessRecord> = {}): ReadinessRecord => ({ url: "u", flipped: false, ready: true, polls: 3, notReadyOutcomes: {}, ...over });
 
 describe("the chaos report table", () => {
   it("formats a row with failures by code, the pause in seconds and the processes that were not ready", () => {
