@@ -198,7 +198,7 @@ export function createMessageStore(db: Db) {
 
     /**
      * Inserts in one round trip, all or none: if an id or a slot is taken, the documents this
-     * call stored before it are removed again (by `_id`: nobody has been told of them yet) and
+     * call stored before it are removed again (by `_id`; no delivery event names them yet) and
      * the duplicate-key error is thrown, so a retry lays the batch out again from scratch.
      */
     async insertAllOrNone(docs: EntryDoc[]): Promise<void> {
