@@ -1,6 +1,7 @@
 // CPU time of the native stack's processes, by kind, read from /proc (user + system): what a
 // benchmark divides by the messages it delivered.
 import { readFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 import { pidFromFile, servicePid } from "@chat/chaos/src/stack-control.ts";
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
@@ -54,4 +55,18 @@ export async function cpuDuring<T>(kinds: ProcessKind[], run: () => Promise<T>):
   const result = await run();
   const after = sample();
   return { result, cpuMs: new Map(kinds.map((k) => [k.kind, after.get(k.kind)! - before.get(k.kind)!])) };
+}
+
+/**
+ * Waits until `kinds` together use less than `cores` cores over a second (a backlog the load
+ * left behind worked off: indexing, delivery, a consumer's lag), at most `timeoutMs`.
+ */
+export async function untilQuiet(kinds: ProcessKind[], { cores = 0.25, timeoutMs = 120_000 } = {}): Promise<{ quiet: boolean; waitedMs: number }> {
+  const started = Date.now();
+  for (;;) {
+    const { cpuMs } = await cpuDuring(kinds, () => sleep(1000));
+    const used = [...cpuMs.values()].reduce((a, b) => a + b, 0) / 1000;
+    if (used < cores) return { quiet: true, waitedMs: Date.now() - started };
+    if (Date.now() - started > timeoutMs) return { quiet: false, waitedMs: Date.now() - started };
+  }
 }
