@@ -5,7 +5,7 @@ const DEFAULT_LIMIT = 20_000;
 
 export interface OwnedConversationsOptions {
   limit?: number;
-  /** Called once per read with how many conversations memory had and how many the store gave. */
+  /** Called once per read with how many conversations memory had and how many it asked the store for. */
   onRead?: (fromMemory: number, fromStore: number) => void;
 }
 
