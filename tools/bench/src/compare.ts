@@ -20,7 +20,7 @@ import { runLoad, type LoadReport } from "@chat/loadtest/src/run-load.ts";
 import { summarize } from "@chat/loadtest/src/stats.ts";
 import { clusterSecrets } from "./cluster-secrets.ts";
 import { historySample, seedHistory, type HistoryShape } from "./history-seed.ts";
-import { cpuDuring, stackProcesses, untilQuiet, type ProcessKind } from "./process-cpu.ts";
+import { cpuDuring, stackProcesses, stackServices, untilQuiet, type ProcessKind } from "./process-cpu.ts";
 import { gatewayIdleMemory, relayIdleMemory } from "./idle-memory.ts";
 import { runRelayLoad, type RelayLoadResult } from "./relay-load.ts";
 
@@ -130,7 +130,7 @@ async function measureOurs(label: string, db: string, shape: HistoryShape): Prom
   const max = await ladder(`ours, ${label}`, OURS, async (rate) => fromOurs(await ours(rate)));
   // The ladder's last step leaves a backlog (deliveries, search indexing): pages are read once
   // it is worked off, as in --pages-only, so they show the store path rather than that backlog.
-  const settled = await untilQuiet((await stackProcesses(2)).filter((k) => k.kind !== "load generator"));
+  const settled = await untilQuiet(await stackServices(2));
   await pageLatency(sample, 100);
   const page = await pageLatency(sample);
   console.log(`  history page (50 messages): p50 ${page.p50} ms p95 ${page.p95} ms (read ${(settled.waitedMs / 1000).toFixed(0)} s after the ladder, ${settled.quiet ? "once the cluster was quiet" : "the cluster still busy"})`);

@@ -19,7 +19,7 @@ import { runLoad } from "@chat/loadtest/src/run-load.ts";
 import { startCluster, type TestCluster } from "../../../test/helpers/cluster.ts";
 import { waitFor } from "../../../shared/src/testing/index.ts";
 import { clusterSecrets } from "./cluster-secrets.ts";
-import { cpuDuring, infrastructureProcesses, stackProcesses, type ProcessKind } from "./process-cpu.ts";
+import { cpuDuring, infrastructureProcesses, stackServices, type ProcessKind } from "./process-cpu.ts";
 
 const { values } = parseArgs({
   options: {
@@ -103,7 +103,7 @@ async function ownCluster(profileDir: string | undefined): Promise<Target> {
 }
 
 async function runningStack(): Promise<Target> {
-  const kinds = (await stackProcesses(2)).filter((k) => k.kind !== "load generator");
+  const kinds = await stackServices(2);
   return {
     gateways: ["http://127.0.0.1:3000", "http://127.0.0.1:3001"],
     authUrl: "http://127.0.0.1:4001",

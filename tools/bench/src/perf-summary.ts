@@ -10,6 +10,7 @@
 // Unlike the inspector's profiler (wall-clock samples), perf's cpu-clock counts only time on a
 // CPU, so a process waiting in a syscall or preempted by another is not charged for it.
 import { createInterface } from "node:readline";
+import { dependencyOf } from "./package-of.ts";
 
 const pids = new Set(process.argv.slice(2));
 if (pids.size === 0) throw new Error("usage: perf script -F pid,tid,ip,sym | npm run -s bench:perf -- PID [PID...]");
@@ -30,8 +31,8 @@ for await (const line of createInterface({ input: process.stdin })) {
 }
 
 const library = (frame: string) => {
-  const dep = /node_modules\/((@[^/]+\/)?[^/]+)/.exec(frame);
-  if (dep) return dep[1]!;
+  const dep = dependencyOf(frame);
+  if (dep) return dep;
   const own = /\/((services|shared|tools)\/[^:]+)/.exec(frame);
   return own ? own[1]! : undefined;
 };

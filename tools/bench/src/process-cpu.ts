@@ -22,8 +22,8 @@ function cpuMs(pid: number): number {
 
 const fromFiles = (names: string[]) => names.map((n) => pidFromFile(n)).filter((p): p is number => p !== undefined);
 
-/** The running stack's processes (`npm run up`), grouped by what they are, and this process as the load generator. */
-export async function stackProcesses(gateways: number): Promise<ProcessKind[]> {
+/** The running stack's processes (`npm run up`), grouped by what they are. */
+export async function stackServices(gateways: number): Promise<ProcessKind[]> {
   const pids = async (names: string[]) => (await Promise.all(names.map((n) => servicePid(n)))).filter((p): p is number => p !== undefined);
   const [kafka, store, sonic] = infrastructureProcesses();
   return [
@@ -35,8 +35,12 @@ export async function stackProcesses(gateways: number): Promise<ProcessKind[]> {
     store,
     { kind: "redis", pids: fromFiles(["redis"]) },
     sonic,
-    { kind: "load generator", pids: [process.pid] },
   ];
+}
+
+/** The running stack's processes, and this process as the load generator. */
+export async function stackProcesses(gateways: number): Promise<ProcessKind[]> {
+  return [...(await stackServices(gateways)), { kind: "load generator", pids: [process.pid] }];
 }
 
 /** The infrastructure's processes (Kafka, the Mongo-wire store, Sonic), as the native stack recorded them. */

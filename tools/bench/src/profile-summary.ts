@@ -8,6 +8,7 @@
 // syscalls look dearer here than they are. Compare processes' CPU time (`bench:cpu`) to decide.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { dependencyOf } from "./package-of.ts";
 
 interface ProfileNode {
   id: number;
@@ -34,8 +35,8 @@ const label = (n: ProfileNode) => `${n.callFrame.functionName || "(anonymous)"} 
 const packageOf = (n: ProfileNode) => {
   const { url, functionName } = n.callFrame;
   if (!url) return functionName.startsWith("(") ? functionName : "(native)";
-  const dep = /node_modules\/((@[^/]+\/)?[^/]+)/.exec(url);
-  if (dep) return dep[1]!;
+  const dep = dependencyOf(url);
+  if (dep) return dep;
   if (url.startsWith("node:")) return url;
   return shortUrl(url).split("/").slice(0, 3).join("/");
 };
