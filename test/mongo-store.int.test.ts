@@ -2,9 +2,10 @@
 // test's own, on its own port and file, so it can be stopped, restarted and switched between
 // formats without touching the stack's server.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Binary, Decimal128, Long, MongoClient, ObjectId, type MongoServerError } from "mongodb";
 import { waitFor } from "../shared/src/testing/index.ts";
@@ -142,6 +143,54 @@ describe("Mongo-wire server: compact store format", () => {
     expect(new Set(values.map((v) => v?.n)).size).toBe(200);
     await second.stop();
   }, 180_000);
+
+  it("reads a file written with the earlier string encoding, and writes beside it", async () => {
+    // test/fixtures/mongo-wire-compact-1.mv.db.gz: these 20 documents in chat.written (unique
+    // index on slot), written by the launcher of commit 85c8d45, which stored strings and
+    // document keys as H2's char data; the launcher now writes UTF-8 bytes under new tags.
+    const earlier = (i: number) => ({
+      _id: `doc-${String(i).padStart(4, "0")}`,
+      slot: `conversation-${i % 7}#${i}`,
+      text: `héllo wörld ${i} ✓ 𝄞`,
+      int: i,
+      long: Long.fromBigInt(2n ** 40n + BigInt(i)),
+      double: i + 0.25,
+      flag: i % 2 === 0,
+      at: new Date(1_700_000_000_000 + i),
+      oid: new ObjectId(i.toString(16).padStart(24, "0")),
+      nested: { deep: { list: [i, "x", { y: null }], empty: {} }, ключ: "значение" },
+      nothing: null,
+      bin: new Binary(Buffer.from([i % 256, 0, 255])),
+      dec: Decimal128.fromString(`${i}.5`),
+      tags: ["t1", `t${i}`],
+    });
+    const old = join(dir, "compact-1.mv.db");
+    writeFileSync(old, gunzipSync(readFileSync(join(repoRoot, "test/fixtures/mongo-wire-compact-1.mv.db.gz"))));
+    const saved = file;
+    file = old;
+    try {
+      const expected = Array.from({ length: 20 }, (_, i) => earlier(i));
+      const first = await launch("compact");
+      const coll = first.client.db("chat").collection<ReturnType<typeof earlier>>("written");
+      expect(await coll.find({}, { useBigInt64: true }).sort({ _id: 1 }).toArray()).toEqual(expected.map(asRead));
+      // Written now, in the new encoding, next to the old pages; the old unique keys still hold.
+      const added = [20, 21].map(earlier);
+      await coll.insertMany(added);
+      await coll.updateOne({ _id: "doc-0003" }, { $set: { text: "änderung ✓" } });
+      const duplicate = await coll.insertOne({ ...earlier(5), _id: "other" }).catch((e: unknown) => e);
+      expect((duplicate as MongoServerError).code).toBe(11000);
+      await first.stop();
+
+      const second = await launch("compact");
+      const reread = second.client.db("chat").collection<ReturnType<typeof earlier>>("written");
+      const all = [...expected, ...added].map((d) => (d._id === "doc-0003" ? { ...d, text: "änderung ✓" } : d));
+      expect(await reread.find({}, { useBigInt64: true }).sort({ _id: 1 }).toArray()).toEqual(all.map(asRead));
+      expect((await reread.findOne({ slot: "conversation-0#21" }))?._id).toBe("doc-0021");
+      await second.stop();
+    } finally {
+      file = saved;
+    }
+  }, 120_000);
 
   it("refuses to open a compact file with the stock backend", async () => {
     await expect(launch("java-serialized")).rejects.toThrow(/compact format/);

@@ -44,7 +44,8 @@
 #   XDG_CACHE_HOME (~/.cache; built artifacts go to $XDG_CACHE_HOME/chat-cluster),
 #   KAFKA_HEAP_OPTS (-Xms256m -Xmx512m), MONGO_HEAP_OPTS (-Xms128m -Xmx1g), *_START_TIMEOUT seconds,
 #   MONGO_PAGE_SPLIT_SIZE (4096: the Mongo-wire store's page size), MONGO_RETENTION_MS (600000: how long
-#   the store keeps old chunks, so a long read never loses them), MONGO_MIGRATE_TIMEOUT (7200 s: a
+#   the store keeps old chunks, so a long read never loses them), MONGO_FILL_RATE (50: the chunk fill
+#   rate below which the store compacts; MVStore's own default, 90, compacts all the time under load), MONGO_MIGRATE_TIMEOUT (7200 s: a
 #   first start on a data file of the older Java-serialized format copies it), PROMETHEUS_PORT (9090),
 #   PROMETHEUS_RETENTION (3d), SONIC_PORT (1491), SONIC_PASSWORD (chat-dev-search),
 #   SONIC_BUILD_FOREGROUND (0; 1: a first build of Sonic is waited for).

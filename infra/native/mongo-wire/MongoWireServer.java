@@ -35,6 +35,12 @@ import org.h2.mvstore.MVStore;
  * outlives the retention (a one-time migration's pass over a million messages) otherwise fails
  * with "Chunk N not found" once compaction has reused its chunks.
  *
+ * Chunks are compacted toward a fill rate of 50% (MONGO_FILL_RATE; MVStore's default is 90).
+ * With hashed keys every commit leaves live pages scattered over older chunks, and at 90% the
+ * background writer kept reading and writing them again while the store was busy: that took a
+ * fifth of the server's CPU at 1,000 inserts/s. At 50% it compacts only when the store is idle,
+ * and the file holds up to twice its live data (docs/benchmarks.md).
+ *
  * What must be guarded, and how. mongo-java-server does not make a single-document update
  * atomic against concurrent ones on the same collection, and its replies can share documents
  * with the store, which a later update then changes before the reply is encoded

@@ -25,7 +25,10 @@ final class StoreFile {
   private StoreFile() {}
 
   private static MVStore open(Path file, int pageSplitSize, boolean readOnly) {
-    MVStore.Builder builder = new MVStore.Builder().fileName(file.toString()).pageSplitSize(pageSplitSize);
+    MVStore.Builder builder = new MVStore.Builder()
+        .fileName(file.toString())
+        .pageSplitSize(pageSplitSize)
+        .autoCompactFillRate(Integer.parseInt(System.getenv().getOrDefault("MONGO_FILL_RATE", "50")));
     return (readOnly ? builder.readOnly() : builder).open();
   }
 

@@ -18,6 +18,7 @@ import java.io.ObjectInputStream;
 import java.io.ObjectOutputStream;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -48,7 +49,7 @@ final class StoredValueType extends BasicDataType<Object> {
   private static final byte NULL = 0, MISSING = 1, STRING = 2, INT = 3, LONG = 4, DOUBLE = 5, TRUE = 6, FALSE = 7,
       INSTANT = 8, OBJECT_ID = 9, DOCUMENT = 10, LIST = 11, KEY_VALUE = 12, BIN_DATA = 13, UUID_VALUE = 14,
       LEGACY_UUID = 15, DECIMAL128 = 16, TIMESTAMP = 17, MIN_KEY = 18, MAX_KEY = 19, REGEX = 20, JAVASCRIPT = 21,
-      SERIALIZED = 127;
+      UTF8_STRING = 22, UTF8_DOCUMENT = 23, SERIALIZED = 127;
 
   private static final ValueComparator ORDER = ValueComparator.ascWithoutListHandling();
 
@@ -64,11 +65,11 @@ final class StoredValueType extends BasicDataType<Object> {
     if (value == null) {
       out.put(NULL);
     } else if (value instanceof String s) {
-      writeString(out.put(STRING), s);
+      writeUtf8(out.put(UTF8_STRING), s);
     } else if (value instanceof Document doc) {
-      out.put(DOCUMENT).putVarInt(doc.size());
+      out.put(UTF8_DOCUMENT).putVarInt(doc.size());
       for (Map.Entry<String, Object> e : doc.entrySet()) {
-        writeString(out, e.getKey());
+        writeUtf8(out, e.getKey());
         write(out, e.getValue());
       }
     } else if (value instanceof Integer i) {
@@ -124,12 +125,37 @@ final class StoredValueType extends BasicDataType<Object> {
     out.putVarInt(s.length()).putStringData(s, s.length());
   }
 
+  /**
+   * A string as its UTF-8 byte count and bytes. The JDK encodes and decodes an ASCII string
+   * in one copy; H2's string data (STRING, DOCUMENT) goes a char at a time, each a bounds-checked
+   * buffer put, and that was the largest part of the server's CPU under load: every commit
+   * writes again every page an insert touched, keys and all (docs/benchmarks.md). Files written
+   * before hold the older tags; both are read.
+   */
+  private static void writeUtf8(WriteBuffer out, String s) {
+    byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
+    out.putVarInt(bytes.length).put(bytes);
+  }
+
+  private static String readUtf8(ByteBuffer in) {
+    int length = DataUtils.readVarInt(in);
+    if (in.hasArray()) {
+      int at = in.position();
+      in.position(at + length);
+      return new String(in.array(), in.arrayOffset() + at, length, StandardCharsets.UTF_8);
+    }
+    byte[] bytes = new byte[length];
+    in.get(bytes);
+    return new String(bytes, StandardCharsets.UTF_8);
+  }
+
   @Override
   public Object read(ByteBuffer in) {
     byte tag = in.get();
     switch (tag) {
       case NULL: return null;
       case MISSING: return Missing.getInstance();
+      case UTF8_STRING: return readUtf8(in);
       case STRING: return DataUtils.readString(in);
       case INT: return DataUtils.readVarInt(in);
       case LONG: return DataUtils.readVarLong(in);
@@ -145,11 +171,12 @@ final class StoredValueType extends BasicDataType<Object> {
         in.get(bytes);
         return new ObjectId(bytes);
       }
+      case UTF8_DOCUMENT:
       case DOCUMENT: {
         int size = DataUtils.readVarInt(in);
         Document doc = new Document();
         for (int i = 0; i < size; i++) {
-          String key = DataUtils.readString(in);
+          String key = tag == UTF8_DOCUMENT ? readUtf8(in) : DataUtils.readString(in);
           doc.put(key, read(in));
         }
         return doc;
