@@ -5,6 +5,9 @@
 //   MONGO_STORE_FORMAT=java-serialized java -cp "$(bash infra/native/stack.sh mongo-classpath)" MongoWireServer 127.0.0.1 27018 /tmp/x.mv.db
 //
 //   npm run bench:store-inserts [-- --url mongodb://127.0.0.1:27018 --messages 400000]
+//
+// --rate N inserts N per second instead of flat out, for --seconds (15); --pid P (the server's
+// pid) adds the server's CPU time and bytes written to disk per insert during that phase.
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
