@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { uniqueName } from "../shared/src/testing/index.ts";
 import { writeKeyPair } from "./helpers/cluster.ts";
+import { removeClusterState } from "./helpers/cluster-state.ts";
 import { freePort, spawnService, waitReady, type ServiceProcess } from "./helpers/processes.ts";
 
 const entries: Array<[string, string]> = [
@@ -14,15 +15,17 @@ const entries: Array<[string, string]> = [
 
 describe("every process boots for real and shuts down cleanly", () => {
   const running: ServiceProcess[] = [];
-  afterAll(() => {
+  let env: Record<string, string> | undefined;
+  afterAll(async () => {
     for (const svc of running) svc.child.kill("SIGKILL");
+    if (env) await removeClusterState(env);
   });
 
   it("answers /healthz, /readyz and /metrics, then exits 0 on SIGTERM", async () => {
     const keys = writeKeyPair();
     // A prefix of its own per run: nothing a previous run left in Kafka, RabbitMQ or Redis matters.
     const run = uniqueName("boot").replace(/-/g, "_");
-    const env = {
+    env = {
       JWT_PRIVATE_KEY_FILE: keys.privateFile,
       JWT_PUBLIC_KEY_FILE: keys.publicFile,
       KAFKA_TOPIC_PREFIX: `${run}.`,

@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { uniqueName } from "../../shared/src/testing/index.ts";
+import { removeClusterState } from "./cluster-state.ts";
 import { freePort, spawnService, waitReady, type ServiceProcess } from "./processes.ts";
 
 export interface ClusterOptions {
@@ -26,6 +27,7 @@ export interface TestCluster {
   env: Record<string, string>;
   /** Starts one more process of this cluster (e.g. a restarted message service on its old port). */
   spawn(name: string, entry: string, extraEnv?: Record<string, string>, port?: number): Promise<ServiceProcess>;
+  /** Stops every process, then removes the cluster's topics, groups, database and Redis keys. */
   stop(): Promise<void>;
 }
 
@@ -116,6 +118,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
         new Promise((resolve) => setTimeout(resolve, 15_000)),
       ]);
       for (const svc of alive) if (svc.child.exitCode === null) svc.child.kill("SIGKILL");
+      await removeClusterState(env);
     },
   };
 }
