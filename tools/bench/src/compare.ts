@@ -20,7 +20,7 @@ import { runLoad, type LoadReport } from "@chat/loadtest/src/run-load.ts";
 import { summarize } from "@chat/loadtest/src/stats.ts";
 import { clusterSecrets } from "./cluster-secrets.ts";
 import { historySample, seedHistory, type HistoryShape } from "./history-seed.ts";
-import { cpuDuring, stackProcesses, stackServices, untilQuiet, type ProcessKind } from "./process-cpu.ts";
+import { cpuWhileSending, stackProcesses, stackServices, untilQuiet, type ProcessKind } from "./process-cpu.ts";
 import { gatewayIdleMemory, relayIdleMemory } from "./idle-memory.ts";
 import { runRelayLoad, type RelayLoadResult } from "./relay-load.ts";
 
@@ -87,9 +87,10 @@ function up(db: string | undefined): void {
   execFileSync("bash", ["scripts/up.sh", "--gateways", "2"], { stdio: ["ignore", "ignore", "inherit"], env });
 }
 
-const ours = async (rate: number, seconds = SECONDS): Promise<LoadReport> =>
-  runLoad({ gateways: GATEWAYS, authUrl: AUTH, internalToken, users: LOAD_USERS, rate, durationMs: seconds * 1000, drainMs: 5000, userPrefix: "cmp_" });
-const relay = async (rate: number, seconds = SECONDS): Promise<RelayLoadResult> => runRelayLoad(RELAYS, LOAD_USERS, rate, seconds * 1000);
+const ours = async (rate: number, seconds = SECONDS, onSending?: (event: "start" | "end") => void): Promise<LoadReport> =>
+  runLoad({ gateways: GATEWAYS, authUrl: AUTH, internalToken, users: LOAD_USERS, rate, durationMs: seconds * 1000, drainMs: 5000, userPrefix: "cmp_", onSending });
+const relay = async (rate: number, seconds = SECONDS, onSending?: (event: "start" | "end") => void): Promise<RelayLoadResult> =>
+  runRelayLoad(RELAYS, LOAD_USERS, rate, seconds * 1000, 5000, onSending);
 
 /** p50/p95 of `n` history pages (50 messages each) read through the gateways, one at a time. */
 async function pageLatency(sample: Array<{ token: string; conversationId: string }>, n = 400): Promise<{ p50: number; p95: number }> {
@@ -170,7 +171,7 @@ try {
     const common = Math.max(100, Math.floor((full.max?.rate ?? 200) / 2));
     console.log(`at a common ${common} msg/s (history stored)`);
     const kinds = await stackProcesses(2);
-    const oursAt = await cpuDuring(kinds, () => ours(common, 20));
+    const oursAt = await cpuWhileSending(kinds, (onSending) => ours(common, 20, onSending));
     const oursDelivered = oursAt.result.messages.delivered;
     console.log(`  ours: p50 ${oursAt.result.latencyMs.p50} ms p99 ${oursAt.result.latencyMs.p99} ms; CPU ms per delivered message: ${cpuLine(oursAt.cpuMs, oursDelivered)}`);
 
@@ -182,7 +183,7 @@ try {
     console.log("plain relay, 2 instances");
     await relay(1000, 5);
     const relayMax = await ladder("relay", RELAY, async (rate) => fromRelay(await relay(rate)));
-    const relayAt = await cpuDuring(relayKinds, () => relay(common, 20));
+    const relayAt = await cpuWhileSending(relayKinds, (onSending) => relay(common, 20, onSending));
     console.log(`  relay at ${common} msg/s: p50 ${relayAt.result.latencyMs.p50} ms p99 ${relayAt.result.latencyMs.p99} ms; CPU ms per delivered message: ${cpuLine(relayAt.cpuMs, relayAt.result.delivered)}`);
 
     console.log(`memory at ${IDLE} idle sockets on one instance (heap after a full GC)`);

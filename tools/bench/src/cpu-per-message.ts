@@ -19,7 +19,7 @@ import { runLoad } from "@chat/loadtest/src/run-load.ts";
 import { startCluster, type TestCluster } from "../../../test/helpers/cluster.ts";
 import { waitFor } from "../../../shared/src/testing/index.ts";
 import { clusterSecrets } from "./cluster-secrets.ts";
-import { cpuDuring, infrastructureProcesses, stackServices, type ProcessKind } from "./process-cpu.ts";
+import { cpuWhileSending, infrastructureProcesses, stackServices, type ProcessKind } from "./process-cpu.ts";
 
 const { values } = parseArgs({
   options: {
@@ -116,7 +116,7 @@ async function runningStack(): Promise<Target> {
 
 const target = values.stack ? await runningStack() : await ownCluster(values.profile ? resolve(values.profile) : undefined);
 try {
-  const load = (rate: number, seconds: number) =>
+  const load = (rate: number, seconds: number, onSending?: (event: "start" | "end") => void) =>
     runLoad({
       gateways: target.gateways,
       authUrl: target.authUrl,
@@ -126,10 +126,11 @@ try {
       durationMs: seconds * 1000,
       drainMs: 5000,
       userPrefix: "cpu_",
+      onSending,
     });
   await load(Number(values.rate) / 2, 5); // JIT and caches warm
   await target.toggleProfilers(false);
-  const { result: report, cpuMs } = await cpuDuring(target.kinds, () => load(Number(values.rate), Number(values.seconds)));
+  const { result: report, cpuMs } = await cpuWhileSending(target.kinds, (onSending) => load(Number(values.rate), Number(values.seconds), onSending));
   await target.toggleProfilers(true);
   const delivered = report.messages.delivered;
   const gateways = cpuMs.get("gateways")!;

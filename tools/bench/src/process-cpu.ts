@@ -52,13 +52,35 @@ export function infrastructureProcesses(): [kafka: ProcessKind, store: ProcessKi
   ];
 }
 
+/** Each kind's CPU ms so far. */
+const cpuSample = (kinds: ProcessKind[]) => new Map(kinds.map((k) => [k.kind, k.pids.reduce((sum, pid) => sum + cpuMs(pid), 0)]));
+
 /** CPU ms each kind spends while `run` runs. */
 export async function cpuDuring<T>(kinds: ProcessKind[], run: () => Promise<T>): Promise<{ result: T; cpuMs: Map<string, number> }> {
-  const sample = () => new Map(kinds.map((k) => [k.kind, k.pids.reduce((sum, pid) => sum + cpuMs(pid), 0)]));
+  const sample = () => cpuSample(kinds);
   const before = sample();
   const result = await run();
   const after = sample();
   return { result, cpuMs: new Map(kinds.map((k) => [k.kind, after.get(k.kind)! - before.get(k.kind)!])) };
+}
+
+/**
+ * CPU ms each kind spends in the steady part of a load run only: from its first send until its
+ * last message is delivered (the load's `onSending` events), without the logins, connections
+ * and pairing before it, which cost the same however many messages follow and made the figure
+ * depend on the run's length and rate.
+ */
+export async function cpuWhileSending<T>(kinds: ProcessKind[], run: (onSending: (event: "start" | "end") => void) => Promise<T>): Promise<{ result: T; cpuMs: Map<string, number> }> {
+  const sample = () => cpuSample(kinds);
+  let before: Map<string, number> | undefined;
+  let after: Map<string, number> | undefined;
+  const result = await run((event) => {
+    if (event === "start") before = sample();
+    else after = sample();
+  });
+  if (!before || !after) throw new Error("the load run never got through its sending phase");
+  const [b, a] = [before, after];
+  return { result, cpuMs: new Map(kinds.map((k) => [k.kind, a.get(k.kind)! - b.get(k.kind)!])) };
 }
 
 /**

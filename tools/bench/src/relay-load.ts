@@ -11,7 +11,14 @@ export interface RelayLoadResult {
 }
 
 /** The same shape of load as `runLoad`, against the plain relay: pairs across instances, one room each. */
-export async function runRelayLoad(urls: string[], users: number, rate: number, durationMs: number, drainMs = 5000): Promise<RelayLoadResult> {
+export async function runRelayLoad(
+  urls: string[],
+  users: number,
+  rate: number,
+  durationMs: number,
+  drainMs = 5000,
+  onSending: (event: "start" | "end") => void = () => undefined,
+): Promise<RelayLoadResult> {
   const sockets: Socket[] = [];
   const emitAt = new Map<string, number>();
   const latencies: number[] = [];
@@ -38,6 +45,7 @@ export async function runRelayLoad(urls: string[], users: number, rate: number, 
       );
     }
     const pairs = users / 2;
+    onSending("start");
     const start = Date.now();
     let n = 0;
     while (Date.now() - start < durationMs) {
@@ -56,6 +64,7 @@ export async function runRelayLoad(urls: string[], users: number, rate: number, 
     const sendSeconds = (Date.now() - start) / 1000;
     const until = Date.now() + drainMs;
     while (latencies.length < n && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    onSending("end");
     return {
       rate,
       sent: n,

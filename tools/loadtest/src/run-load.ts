@@ -24,6 +24,12 @@ export interface LoadOptions {
   userPrefix?: string;
   /** Connections opened at once. @default 100 */
   connectConcurrency?: number;
+  /**
+   * Called as the sending phase starts and once it is over (every acknowledged message
+   * delivered, or the drain timed out), so a caller can measure the steady load alone,
+   * without seeding, logins, connections and pairing.
+   */
+  onSending?: (event: "start" | "end") => void;
 }
 
 export interface TimelinePoint {
@@ -318,6 +324,7 @@ export async function runLoad(o: LoadOptions, onProgress: (p: Progress) => void 
     if (pairs.length === 0) throw new Error("no conversation could be set up");
 
     progress.phase = "sending";
+    o.onSending?.("start");
     let acked = 0;
     let failedAcks = 0;
     let n = 0;
@@ -362,6 +369,7 @@ export async function runLoad(o: LoadOptions, onProgress: (p: Progress) => void 
     await Promise.all(pending);
     const drainUntil = Date.now() + (o.drainMs ?? 10_000);
     while (progress.delivered < acked && Date.now() < drainUntil) await new Promise((r) => setTimeout(r, 50));
+    o.onSending?.("end");
 
     const lat = summarize(latencies);
     const edges = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, Number.POSITIVE_INFINITY];
