@@ -1,5 +1,6 @@
 import { Socket } from "node:net";
 import { stackEnv } from "../shared/src/testing/index.ts";
+import { removeAbandonedClusters } from "./helpers/cluster-state.ts";
 
 function probe(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -29,4 +30,6 @@ export default async function setup(): Promise<void> {
   if (down.length > 0) {
     throw new Error(`The integration stack is not reachable: ${down.join(", ")}. Start it with: bash infra/native/stack.sh up`);
   }
+  const abandoned = await removeAbandonedClusters();
+  if (abandoned > 0) console.warn(`removed what ${abandoned} test clusters of earlier runs had left in the stack`);
 }

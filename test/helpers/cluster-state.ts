@@ -26,6 +26,42 @@ export async function removeClusterState(env: Record<string, string>): Promise<v
   for (const r of results) if (r.status === "rejected") console.warn(`test cluster ${prefix}: cleanup incomplete: ${String(r.reason)}`);
 }
 
+/**
+ * A test cluster's id: `<kind>_<its start time in ms, base 36>_<6 hex digits>` (uniqueName with
+ * dashes as underscores), which starts its topics (followed by a dot) and names its database.
+ */
+const CLUSTER_ID = /^((?:tc|boot)_([0-9a-z]+)_[0-9a-f]{6})(?:\.|$)/;
+
+/**
+ * Removes what test clusters started more than `olderThanMs` ago left in the stack: those of
+ * runs stopped before their teardown (Ctrl-C), and those of runs from before teardowns removed
+ * anything. A suite takes minutes, so an hour-old cluster is no other run's. Returns how many.
+ */
+export async function removeAbandonedClusters(olderThanMs = 3_600_000): Promise<number> {
+  const admin = new Kafka({ clientId: "test-cleanup", brokers: stackEnv.kafkaBrokers, logLevel: logLevel.NOTHING, retry: { retries: 2 } }).admin();
+  await admin.connect();
+  const topics = await admin.listTopics().finally(() => admin.disconnect());
+  const mongo = await new MongoClient(stackEnv.mongoUrl, { serverSelectionTimeoutMS: 5000 }).connect();
+  const databases = await mongo
+    .db()
+    .admin()
+    .listDatabases({ nameOnly: true })
+    .finally(() => mongo.close());
+  const ids = new Set<string>();
+  for (const name of [...topics, ...databases.databases.map((d) => d.name)]) {
+    const match = CLUSTER_ID.exec(name);
+    if (match && parseInt(match[2]!, 36) < Date.now() - olderThanMs) ids.add(match[1]!);
+  }
+  const queue = [...ids];
+  const worker = async () => {
+    for (let id = queue.pop(); id !== undefined; id = queue.pop()) {
+      await removeClusterState({ KAFKA_TOPIC_PREFIX: `${id}.`, MONGO_DB: id, REDIS_PREFIX: `${id}:` });
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  return ids.size;
+}
+
 async function removeKafka(brokers: string[], prefix: string): Promise<void> {
   const admin = new Kafka({ clientId: "test-cleanup", brokers, logLevel: logLevel.NOTHING, retry: { retries: 2 } }).admin();
   await admin.connect();
