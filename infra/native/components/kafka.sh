@@ -130,7 +130,7 @@ EOF
 _kafka_format() {
   [[ -f "$2/meta.properties" ]] && return 0
   java -Xmx256m -cp "$KAFKA_LIBS/*" -Dlog4j.configuration="file:$CONF/kafka-tools-log4j.properties" \
-    kafka.tools.StorageTool format -t "$3" -c "$1" --ignore-formatted >/dev/null ||
+    kafka.tools.StorageTool format --cluster-id="$3" -c "$1" --ignore-formatted >/dev/null ||
     die "kafka: formatting $2 failed"
 }
 
@@ -150,9 +150,13 @@ kafka_start() {
 
   # One cluster id per mode, kept next to the data so --purge resets both together.
   cid_file="$DATA/kafka-${mode}b.cluster-id"
-  if [[ ! -s "$cid_file" ]]; then
-    head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=' >"$cid_file"
-  fi
+  # 16 random bytes in URL-safe base64, as Kafka writes a cluster id, and like Kafka's own
+  # `random-uuid` never one starting with '-', which a command line reads as an option (the
+  # format call passes --cluster-id=ID, so an id an earlier version wrote still works).
+  while [[ ! -s "$cid_file" ]]; do
+    cid="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+    [[ "$cid" == -* ]] || echo "$cid" >"$cid_file"
+  done
   cid="$(cat "$cid_file")"
 
   local -a pids=()
