@@ -1,4 +1,4 @@
-import { Kafka, logLevel } from "kafkajs";
+import { Kafka, logLevel, type Admin } from "kafkajs";
 import { Redis } from "ioredis";
 import { MongoClient } from "mongodb";
 import { stackEnv } from "../../shared/src/testing/index.ts";
@@ -9,9 +9,9 @@ import { stackEnv } from "../../shared/src/testing/index.ts";
  * each test cluster left about 8 topics of 4 partitions in the stack's Kafka and a database in
  * its store: after a few runs of the suite, this project's development machine had a broker
  * with 558 such topics (2,300 partition directories), all of it background work for the
- * broker that the benchmarks then measured. RabbitMQ queues stay:
- * they are empty once the cluster stops and cost next to nothing. Best effort: a cleanup that
- * fails is reported, never fails the test that ran.
+ * broker that the benchmarks then measured. RabbitMQ queues stay: they are empty once the
+ * cluster stops and cost next to nothing. Best effort: a cleanup that fails is reported, never
+ * fails the test that ran.
  */
 export async function removeClusterState(env: Record<string, string>): Promise<void> {
   const prefix = env.KAFKA_TOPIC_PREFIX;
@@ -38,17 +38,10 @@ const CLUSTER_ID = /^((?:tc|boot)_([0-9a-z]+)_[0-9a-f]{6})(?:\.|$)/;
  * anything. A suite takes minutes, so an hour-old cluster is no other run's. Returns how many.
  */
 export async function removeAbandonedClusters(olderThanMs = 3_600_000): Promise<number> {
-  const admin = new Kafka({ clientId: "test-cleanup", brokers: stackEnv.kafkaBrokers, logLevel: logLevel.NOTHING, retry: { retries: 2 } }).admin();
-  await admin.connect();
-  const topics = await admin.listTopics().finally(() => admin.disconnect());
-  const mongo = await new MongoClient(stackEnv.mongoUrl, { serverSelectionTimeoutMS: 5000 }).connect();
-  const databases = await mongo
-    .db()
-    .admin()
-    .listDatabases({ nameOnly: true })
-    .finally(() => mongo.close());
+  const topics = await withKafkaAdmin(stackEnv.kafkaBrokers, (admin) => admin.listTopics());
+  const databases = await withMongo(stackEnv.mongoUrl, async (mongo) => (await mongo.db().admin().listDatabases({ nameOnly: true })).databases.map((d) => d.name));
   const ids = new Set<string>();
-  for (const name of [...topics, ...databases.databases.map((d) => d.name)]) {
+  for (const name of [...topics, ...databases]) {
     const match = CLUSTER_ID.exec(name);
     if (match && parseInt(match[2]!, 36) < Date.now() - olderThanMs) ids.add(match[1]!);
   }
@@ -62,27 +55,38 @@ export async function removeAbandonedClusters(olderThanMs = 3_600_000): Promise<
   return ids.size;
 }
 
-async function removeKafka(brokers: string[], prefix: string): Promise<void> {
+/** Runs `fn` with a Kafka admin client of its own (few retries: a broker away fails fast). */
+async function withKafkaAdmin<T>(brokers: string[], fn: (admin: Admin) => Promise<T>): Promise<T> {
   const admin = new Kafka({ clientId: "test-cleanup", brokers, logLevel: logLevel.NOTHING, retry: { retries: 2 } }).admin();
   await admin.connect();
   try {
-    const { groups } = await admin.listGroups();
-    const mine = groups.map((g) => g.groupId).filter((g) => g.startsWith(prefix));
-    if (mine.length > 0) await admin.deleteGroups(mine).catch(() => undefined);
-    const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
-    if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 30_000 });
+    return await fn(admin);
   } finally {
     await admin.disconnect();
   }
 }
 
-async function removeDatabase(url: string, database: string): Promise<void> {
+async function withMongo<T>(url: string, fn: (client: MongoClient) => Promise<T>): Promise<T> {
   const client = await new MongoClient(url, { serverSelectionTimeoutMS: 5000 }).connect();
   try {
-    await client.db(database).dropDatabase();
+    return await fn(client);
   } finally {
     await client.close();
   }
+}
+
+async function removeKafka(brokers: string[], prefix: string): Promise<void> {
+  await withKafkaAdmin(brokers, async (admin) => {
+    const { groups } = await admin.listGroups();
+    const mine = groups.map((g) => g.groupId).filter((g) => g.startsWith(prefix));
+    if (mine.length > 0) await admin.deleteGroups(mine).catch(() => undefined);
+    const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
+    if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 30_000 });
+  });
+}
+
+async function removeDatabase(url: string, database: string): Promise<void> {
+  await withMongo(url, (client) => client.db(database).dropDatabase());
 }
 
 async function removeRedisKeys(url: string, prefix: string): Promise<void> {

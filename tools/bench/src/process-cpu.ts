@@ -57,10 +57,9 @@ const cpuSample = (kinds: ProcessKind[]) => new Map(kinds.map((k) => [k.kind, k.
 
 /** CPU ms each kind spends while `run` runs. */
 export async function cpuDuring<T>(kinds: ProcessKind[], run: () => Promise<T>): Promise<{ result: T; cpuMs: Map<string, number> }> {
-  const sample = () => cpuSample(kinds);
-  const before = sample();
+  const before = cpuSample(kinds);
   const result = await run();
-  const after = sample();
+  const after = cpuSample(kinds);
   return { result, cpuMs: new Map(kinds.map((k) => [k.kind, after.get(k.kind)! - before.get(k.kind)!])) };
 }
 
@@ -71,12 +70,11 @@ export async function cpuDuring<T>(kinds: ProcessKind[], run: () => Promise<T>):
  * depend on the run's length and rate.
  */
 export async function cpuWhileSending<T>(kinds: ProcessKind[], run: (onSending: (event: "start" | "end") => void) => Promise<T>): Promise<{ result: T; cpuMs: Map<string, number> }> {
-  const sample = () => cpuSample(kinds);
   let before: Map<string, number> | undefined;
   let after: Map<string, number> | undefined;
   const result = await run((event) => {
-    if (event === "start") before = sample();
-    else after = sample();
+    if (event === "start") before = cpuSample(kinds);
+    else after = cpuSample(kinds);
   });
   if (!before || !after) throw new Error("the load run never got through its sending phase");
   const [b, a] = [before, after];
