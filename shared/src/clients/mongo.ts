@@ -25,7 +25,10 @@ export interface MongoOptions {
 /** Connects (retrying while the server starts) and pings; `check()` pings again. */
 export async function createMongo({ url, dbName, logger, maxPoolSize = 20 }: MongoOptions): Promise<MongoDependency> {
   const log = logger.child({ component: "mongo" });
-  const client = new MongoClient(url, { maxPoolSize, serverSelectionTimeoutMS: 5000, connectTimeoutMS: 5000 });
+  // The driver re-checks a server it lost only every heartbeatFrequencyMS (10 s by default),
+  // and until then every operation waits out its server selection: a store back after a
+  // restart went unused for up to 10 s. 1 s costs one `hello` a second.
+  const client = new MongoClient(url, { maxPoolSize, serverSelectionTimeoutMS: 5000, connectTimeoutMS: 5000, heartbeatFrequencyMS: 1000 });
   await withRetry(
     async () => {
       await client.connect();

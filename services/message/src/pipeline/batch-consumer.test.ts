@@ -23,17 +23,18 @@ function fakeConsumer() {
       commits.push(...offsets.map((o) => `${o.partition}:${o.offset}`));
     },
   } as unknown as Consumer;
+  const state = { heartbeats: 0, running: true };
   const deliver = (values: string[], partition = 0) => {
     const messages = values.map((value, i) => ({ offset: String(100 + i), value: Buffer.from(value), key: Buffer.from("k"), headers: {} }) as unknown as KafkaMessage);
     return eachBatch!({
       batch: { topic: "t", partition, messages },
       resolveOffset: () => undefined,
-      heartbeat: async () => undefined,
-      isRunning: () => true,
+      heartbeat: async () => void state.heartbeats++,
+      isRunning: () => state.running,
       isStale: () => false,
     } as unknown as EachBatchPayload);
   };
-  return { consumer, commits, commitCalls, deliver };
+  return { consumer, commits, commitCalls, deliver, state };
 }
 
 function fakeProducer() {
@@ -66,9 +67,37 @@ describe("runBatchConsumer", () => {
     expect(commits).toEqual(["0:102"]);
   });
 
-  it("commits nothing when handling fails, so the batch is read again", async () => {
-    const { consumer, commits, deliver } = fakeConsumer();
-    await runBatchConsumer(consumer, { ...options(fakeProducer().producer), handle: () => Promise.reject(new Error("store down")) });
+  it("handles a failed chunk again, heartbeating meanwhile, and commits it only once handled", async () => {
+    const { consumer, commits, deliver, state } = fakeConsumer();
+    let calls = 0;
+    await runBatchConsumer(consumer, {
+      ...options(fakeProducer().producer),
+      retryMinDelayMs: 1,
+      handle: async () => {
+        calls++;
+        if (calls < 3) {
+          expect(commits).toEqual([]);
+          throw new Error("store down");
+        }
+        return [];
+      },
+    });
+    await deliver(['{"n":1}']);
+    expect(calls).toBe(3);
+    expect(state.heartbeats).toBeGreaterThanOrEqual(2);
+    expect(commits).toEqual(["0:101"]);
+  });
+
+  it("gives a failing chunk back uncommitted when the consumer stops, so it is read again", async () => {
+    const { consumer, commits, deliver, state } = fakeConsumer();
+    await runBatchConsumer(consumer, {
+      ...options(fakeProducer().producer),
+      retryMinDelayMs: 1,
+      handle: () => {
+        state.running = false;
+        return Promise.reject(new Error("store down"));
+      },
+    });
     await expect(deliver(['{"n":1}'])).rejects.toThrow("store down");
     expect(commits).toEqual([]);
   });

@@ -1,6 +1,6 @@
 import type { Consumer, KafkaMessage, Producer, TopicPartitionOffsetAndMetadata } from "kafkajs";
 import type { z } from "zod";
-import { sendBatchUntil, type Logger } from "@chat/shared";
+import { sendBatchUntil, sleep, type Logger } from "@chat/shared";
 import type { Counter, Histogram } from "prom-client";
 import { createTurnBatcher } from "./turn-batcher.ts";
 
@@ -28,6 +28,10 @@ export interface BatchConsumerOptions<S extends z.ZodTypeAny> {
    * crash shows up with the same origin, a client's resend with another.
    */
   handle(records: Array<z.infer<S>>, origins: string[]): Promise<Array<{ record: z.infer<S>; reason: string }>>;
+  /** First pause before a failed chunk is handled again; doubles up to `retryMaxDelayMs`. @default 250 */
+  retryMinDelayMs?: number;
+  /** @default 2000 */
+  retryMaxDelayMs?: number;
 }
 
 interface Parsed<T> {
@@ -51,7 +55,7 @@ interface Parsed<T> {
  * waits until its previous one is committed.
  */
 export async function runBatchConsumer<S extends z.ZodTypeAny>(consumer: Consumer, opts: BatchConsumerOptions<S>): Promise<void> {
-  const { dlqProducer, topic, dlqTopic, schema, logger, chunkSize = 500, partitionsConsumedConcurrently = 16 } = opts;
+  const { dlqProducer, topic, dlqTopic, schema, logger, chunkSize = 500, partitionsConsumedConcurrently = 16, retryMinDelayMs = 250, retryMaxDelayMs = 2000 } = opts;
   type Refused = Array<{ record: z.infer<S>; reason: string }>;
 
   /** One `handle` for the chunks of a turn; each chunk gets back its own refused records. */
@@ -59,7 +63,13 @@ export async function runBatchConsumer<S extends z.ZodTypeAny>(consumer: Consume
     const records = chunks.flatMap((c) => c.records);
     if (records.length === 0) return chunks.map(() => []);
     opts.chunkRecords?.observe({ topic }, records.length);
-    const refused = await opts.handle(records, chunks.flatMap((c) => c.origins));
+    let refused: Refused;
+    try {
+      refused = await opts.handle(records, chunks.flatMap((c) => c.origins));
+    } catch (err) {
+      logger.warn({ topic, records: records.length, err }, "records not handled; trying again");
+      throw err;
+    }
     if (chunks.length === 1) return [refused];
     const chunkOf = new Map<z.infer<S>, number>();
     chunks.forEach((c, i) => c.records.forEach((r) => chunkOf.set(r, i)));
@@ -104,10 +114,21 @@ export async function runBatchConsumer<S extends z.ZodTypeAny>(consumer: Consume
           }
         });
         const valid = parsed.filter((p) => p.value !== undefined);
-        const refused = await handleTogether({
-          records: valid.map((p) => p.value),
-          origins: valid.map((p) => `${batch.topic}:${batch.partition}:${p.message.offset}`),
-        });
+        const input = { records: valid.map((p) => p.value), origins: valid.map((p) => `${batch.topic}:${batch.partition}:${p.message.offset}`) };
+        let refused: Refused;
+        for (let attempt = 1; ; attempt++) {
+          try {
+            refused = await handleTogether(input);
+            break;
+          } catch (err) {
+            if (!isRunning() || isStale()) throw err;
+            // The same pause for every partition of the turn, so that their retries meet
+            // in one `handle` again.
+            await sleep(Math.min(retryMaxDelayMs, retryMinDelayMs * 2 ** (attempt - 1)));
+            if (!isRunning() || isStale()) throw err;
+            await heartbeat();
+          }
+        }
         const byRecord = new Map(valid.map((p) => [p.value, p.message]));
         await deadLetter(
           [
