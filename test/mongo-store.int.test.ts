@@ -1,14 +1,13 @@
 // The Mongo-wire server's compact store format (infra/native/mongo-wire): a launcher of the
 // test's own, on its own port and file, so it can be stopped, restarted and switched between
 // formats without touching the stack's server.
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Binary, Decimal128, Long, MongoClient, ObjectId, type MongoServerError } from "mongodb";
-import { waitFor } from "../shared/src/testing/index.ts";
+import { startMongoWire } from "./helpers/mongo-wire.ts";
 import { freePort, repoRoot } from "./helpers/processes.ts";
 
 interface Launcher {
@@ -17,33 +16,20 @@ interface Launcher {
   stop: () => Promise<void>;
 }
 
-let classpath = "";
 let dir = "";
 let file = "";
 let port = 0;
 const running: Launcher[] = [];
 
 async function launch(format: "compact" | "java-serialized"): Promise<Launcher> {
-  const child: ChildProcess = spawn("java", ["-Xmx512m", "-cp", classpath, "MongoWireServer", "127.0.0.1", String(port), file], {
-    env: { ...process.env, MONGO_STORE_FORMAT: format },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stdout?.on("data", (d: Buffer) => (output += String(d)));
-  child.stderr?.on("data", (d: Buffer) => (output += String(d)));
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  await waitFor(() => output.includes("mongo-wire ready") || child.exitCode !== null, { timeoutMs: 60_000, what: "mongo-wire launcher" });
-  if (child.exitCode !== null) throw new Error(`launcher exited: ${output}`);
-  const client = await new MongoClient(`mongodb://127.0.0.1:${port}`, { serverSelectionTimeoutMS: 5000 }).connect();
+  const server = await startMongoWire({ port, file, env: { MONGO_STORE_FORMAT: format } });
+  const client = await new MongoClient(server.url, { serverSelectionTimeoutMS: 5000 }).connect();
   const launcher: Launcher = {
     client,
-    output: () => output,
+    output: server.output,
     stop: async () => {
       await client.close();
-      if (child.exitCode === null) {
-        child.kill("SIGTERM");
-        await exited;
-      }
+      await server.stop();
       running.splice(running.indexOf(launcher), 1);
     },
   };
@@ -75,7 +61,6 @@ const sample = (i: number) => ({
 
 describe("Mongo-wire server: compact store format", () => {
   beforeAll(async () => {
-    classpath = execFileSync("bash", [join(repoRoot, "infra/native/stack.sh"), "mongo-classpath"], { encoding: "utf8" }).trim();
     dir = mkdtempSync(join(tmpdir(), "chat-mongo-store-"));
     file = join(dir, "chat.mv.db");
     port = await freePort();

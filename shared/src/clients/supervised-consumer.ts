@@ -40,6 +40,7 @@ interface ConsumerMetrics {
   state: Gauge<"consumer" | "state">;
   crashes: Counter<"consumer" | "restart">;
   rebuilds: Counter<"consumer" | "reason">;
+  joins: Counter<"consumer">;
   lag: Gauge<"group" | "topic" | "partition">;
 }
 
@@ -65,6 +66,12 @@ function consumerMetrics(registry: Registry): ConsumerMetrics {
         name: "kafka_consumer_rebuilds_total",
         help: "Consumers rebuilt and re-joined by the supervisor, by reason",
         labelNames: ["consumer", "reason"] as const,
+        registers: [registry],
+      }),
+      joins: new Counter({
+        name: "kafka_consumer_joins_total",
+        help: "Times each supervised consumer joined its group: one at the start, one more after every rebalance, eviction or rebuild",
+        labelNames: ["consumer"] as const,
         registers: [registry],
       }),
       lag: new Gauge({
@@ -111,7 +118,11 @@ export function superviseConsumer(options: SupervisedConsumerOptions): Supervise
 
   function watch(consumer: Consumer, gen: number): void {
     const mine = () => gen === generation && !stopped;
-    consumer.on(consumer.events.GROUP_JOIN, () => mine() && setState("joined"));
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      if (!mine()) return;
+      metrics?.joins.inc({ consumer: name });
+      setState("joined");
+    });
     consumer.on(consumer.events.REBALANCING, () => mine() && setState("rebalancing"));
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
       metrics?.lag.set({ group: config.groupId, topic: payload.topic, partition: String(payload.partition) }, Math.max(0, Number(payload.offsetLag)));

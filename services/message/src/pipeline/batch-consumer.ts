@@ -122,6 +122,9 @@ export async function runBatchConsumer<S extends z.ZodTypeAny>(consumer: Consume
             break;
           } catch (err) {
             if (!isRunning() || isStale()) throw err;
+            // Around the pause (kafkajs sends one at most every heartbeatInterval): a try
+            // may wait seconds for the store.
+            await heartbeat();
             // The same pause for every partition of the turn, so that their retries meet
             // in one `handle` again.
             await sleep(Math.min(retryMaxDelayMs, retryMinDelayMs * 2 ** (attempt - 1)));

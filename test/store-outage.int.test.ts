@@ -1,0 +1,77 @@
+// A store outage longer than a consumer's session timeout, under load: the message replicas
+// must ride it out in their groups (kafkajs heartbeats only between batches, so a consumer that
+// gives its batch up while the store is away is dropped from its group and rebalances just as
+// the store comes back), and deliver everything acknowledged meanwhile once it is back.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startChaosLoad } from "../tools/chaos/src/chaos-load.ts";
+import { startCluster, type TestCluster } from "./helpers/cluster.ts";
+import { startMongoWire, type MongoWireProcess } from "./helpers/mongo-wire.ts";
+import { freePort } from "./helpers/processes.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const figures = (r: object) => JSON.stringify(r);
+
+/** Group joins of each replica's message consumers so far (`kafka_consumer_joins_total`). */
+async function joins(cluster: TestCluster): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const m of cluster.messages) {
+    const text = await (await fetch(`${m.url}/metrics`)).text();
+    for (const [, consumer, n] of text.matchAll(/^kafka_consumer_joins_total\{[^}]*consumer="(message\.(?:send|read))"[^}]*\} (\d+)/gm)) out[`${m.name}:${consumer}`] = Number(n);
+  }
+  return out;
+}
+
+describe("a store outage under load (its own Mongo-wire server, 2 message replicas)", () => {
+  let dir = "";
+  let port = 0;
+  let store: MongoWireProcess | undefined;
+  let cluster: TestCluster | undefined;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "chat-store-outage-"));
+    port = await freePort();
+    store = await startMongoWire({ port, file: join(dir, "chat.mv.db") });
+    cluster = await startCluster({ gateways: 1, messageReplicas: 2, env: { MONGO_URL: store.url, MESSAGE_SESSION_TIMEOUT_MS: "10000" } });
+  }, 180_000);
+
+  afterAll(async () => {
+    await cluster?.stop();
+    await store?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  it("keeps both replicas in their groups through 15 s without the store, then delivers every acknowledged message once", async () => {
+    const c = cluster!;
+    const chaos = await startChaosLoad({
+      gateways: c.gateways.map((g) => g.url),
+      authUrl: c.auth.url,
+      internalToken: c.env.INTERNAL_API_TOKEN!,
+      pairs: 10,
+      rate: 50,
+      userPrefix: `so${Date.now().toString(36)}_`,
+    });
+    try {
+      await sleep(3_000);
+      const before = await joins(c);
+      expect(Object.keys(before)).toHaveLength(4);
+      await store!.stop();
+      // Longer than the consumers' 10 s session timeout.
+      await sleep(15_000);
+      store = await startMongoWire({ port, file: join(dir, "chat.mv.db") });
+      await sleep(5_000);
+      const drain = await chaos.drain({ timeoutMs: 60_000 });
+      const report = chaos.report();
+      expect(drain.drained, figures(report)).toBe(true);
+      expect(report.acknowledged, figures(report)).toBeGreaterThan(500);
+      expect(report.lost, figures(report)).toBe(0);
+      expect(report.duplicatesShown, figures(report)).toBe(0);
+      // No rebalance: every consumer is still in the group it joined before the outage.
+      expect(await joins(c)).toEqual(before);
+    } finally {
+      await chaos.close();
+    }
+  }, 180_000);
+});
