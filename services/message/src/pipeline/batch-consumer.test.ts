@@ -88,6 +88,22 @@ describe("runBatchConsumer", () => {
     expect(commits).toEqual(["0:101"]);
   });
 
+  it("heartbeats while a chunk's handling takes long", async () => {
+    const { consumer, commits, deliver, state } = fakeConsumer();
+    let during = 0;
+    await runBatchConsumer(consumer, {
+      ...options(fakeProducer().producer),
+      handle: async () => {
+        await new Promise((r) => setTimeout(r, 2_500));
+        during = state.heartbeats;
+        return [];
+      },
+    });
+    await deliver(['{"n":1}']);
+    expect(during).toBeGreaterThanOrEqual(1);
+    expect(commits).toEqual(["0:101"]);
+  });
+
   it("gives a failing chunk back uncommitted when the consumer stops, so it is read again", async () => {
     const { consumer, commits, deliver, state } = fakeConsumer();
     await runBatchConsumer(consumer, {

@@ -1,4 +1,4 @@
-import type { Consumer, KafkaMessage, Producer, TopicPartitionOffsetAndMetadata } from "kafkajs";
+import type { Consumer, EachBatchPayload, KafkaMessage, Producer, TopicPartitionOffsetAndMetadata } from "kafkajs";
 import type { z } from "zod";
 import { sendBatchUntil, sleep, type Logger } from "@chat/shared";
 import type { Counter, Histogram } from "prom-client";
@@ -96,55 +96,68 @@ export async function runBatchConsumer<S extends z.ZodTypeAny>(consumer: Consume
     logger.warn({ topic, partition, count: entries.length, reasons: [...new Set(entries.map((e) => e.reason))] }, "records dead-lettered");
   }
 
+  /** A fetched partition's records, chunk by chunk: each handled (until it succeeds), then committed. */
+  async function consumeBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    for (let i = 0; i < batch.messages.length; i += chunkSize) {
+      if (!isRunning() || isStale()) return;
+      const chunk = batch.messages.slice(i, i + chunkSize);
+      const parsed: Array<Parsed<z.infer<S>>> = chunk.map((message) => {
+        try {
+          const result = schema.safeParse(JSON.parse(String(message.value)));
+          return result.success ? { message, value: result.data } : { message, reason: "SCHEMA_INVALID" };
+        } catch {
+          return { message, reason: "MALFORMED_JSON" };
+        }
+      });
+      const valid = parsed.filter((p) => p.value !== undefined);
+      const input = { records: valid.map((p) => p.value), origins: valid.map((p) => `${batch.topic}:${batch.partition}:${p.message.offset}`) };
+      let refused: Refused;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          refused = await handleTogether(input);
+          break;
+        } catch (err) {
+          if (!isRunning() || isStale()) throw err;
+          // Throws if the group is rebalancing: the partition may not stay ours.
+          await heartbeat();
+          // The same pause for every partition of the turn, so that their retries meet
+          // in one `handle` again.
+          await sleep(Math.min(retryMaxDelayMs, retryMinDelayMs * 2 ** (attempt - 1)));
+          if (!isRunning() || isStale()) throw err;
+          await heartbeat();
+        }
+      }
+      const byRecord = new Map(valid.map((p) => [p.value, p.message]));
+      await deadLetter(
+        [
+          ...parsed.filter((p) => p.reason).map((p) => ({ message: p.message, reason: p.reason! })),
+          ...refused.map((r) => ({ message: byRecord.get(r.record)!, reason: r.reason })),
+        ],
+        batch.partition,
+      );
+      opts.processed?.inc({ topic, outcome: "ok" }, valid.length - refused.length);
+      const last = chunk[chunk.length - 1]!;
+      resolveOffset(last.offset);
+      await commitTogether({ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() });
+      await heartbeat();
+    }
+  }
+
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently,
-    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-      for (let i = 0; i < batch.messages.length; i += chunkSize) {
-        if (!isRunning() || isStale()) return;
-        const chunk = batch.messages.slice(i, i + chunkSize);
-        const parsed: Array<Parsed<z.infer<S>>> = chunk.map((message) => {
-          try {
-            const result = schema.safeParse(JSON.parse(String(message.value)));
-            return result.success ? { message, value: result.data } : { message, reason: "SCHEMA_INVALID" };
-          } catch {
-            return { message, reason: "MALFORMED_JSON" };
-          }
-        });
-        const valid = parsed.filter((p) => p.value !== undefined);
-        const input = { records: valid.map((p) => p.value), origins: valid.map((p) => `${batch.topic}:${batch.partition}:${p.message.offset}`) };
-        let refused: Refused;
-        for (let attempt = 1; ; attempt++) {
-          try {
-            refused = await handleTogether(input);
-            break;
-          } catch (err) {
-            if (!isRunning() || isStale()) throw err;
-            // Around the pause (kafkajs sends one at most every heartbeatInterval): a try
-            // may wait seconds for the store.
-            await heartbeat();
-            // The same pause for every partition of the turn, so that their retries meet
-            // in one `handle` again.
-            await sleep(Math.min(retryMaxDelayMs, retryMinDelayMs * 2 ** (attempt - 1)));
-            if (!isRunning() || isStale()) throw err;
-            await heartbeat();
-          }
-        }
-        const byRecord = new Map(valid.map((p) => [p.value, p.message]));
-        await deadLetter(
-          [
-            ...parsed.filter((p) => p.reason).map((p) => ({ message: p.message, reason: p.reason! })),
-            ...refused.map((r) => ({ message: byRecord.get(r.record)!, reason: r.reason })),
-          ],
-          batch.partition,
-        );
-        opts.processed?.inc({ topic, outcome: "ok" }, valid.length - refused.length);
-        const last = chunk[chunk.length - 1]!;
-        resolveOffset(last.offset);
-        await commitTogether({ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() });
-        await heartbeat();
+    eachBatch: async (payload) => {
+      // kafkajs heartbeats only when told to, and a chunk may take long: a try waits up to 5 s
+      // for a store that is away, a produce up to 30 s for a new partition leader. So this
+      // heartbeats meanwhile (kafkajs sends one at most every heartbeatInterval); a rebalance
+      // it reports is seen by consumeBatch's own heartbeats.
+      const keepAlive = setInterval(() => void payload.heartbeat().catch(() => undefined), 1000);
+      try {
+        await consumeBatch(payload);
+      } finally {
+        clearInterval(keepAlive);
       }
     },
   });
