@@ -3,7 +3,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startChaosLoad, readinessWatcher, type ChaosLoad } from "../tools/chaos/src/chaos-load.ts";
+import { readinessWatcher, type ChaosLoad } from "../tools/chaos/src/chaos-load.ts";
+import { startLoadOn } from "./helpers/chaos-load.ts";
 import { startCluster, type TestCluster } from "./helpers/cluster.ts";
 import { repoRoot } from "./helpers/processes.ts";
 import { waitFor } from "../shared/src/testing/index.ts";
@@ -50,15 +51,7 @@ describe("faults (3 brokers, 2 gateways, 2 message replicas, steady load)", () =
     await stack("down", "--purge", "kafka").catch(() => undefined);
   }, 120_000);
 
-  const load = (pairs: number, rate: number): Promise<ChaosLoad> =>
-    startChaosLoad({
-      gateways: cluster.gateways.map((g) => g.url),
-      authUrl: cluster.auth.url,
-      internalToken: cluster.env.INTERNAL_API_TOKEN!,
-      pairs,
-      rate,
-      userPrefix: `f${Date.now().toString(36)}_`,
-    });
+  const load = (pairs: number, rate: number): Promise<ChaosLoad> => startLoadOn(cluster, { pairs, rate, tag: "f" });
 
   it("a broker SIGKILLed under load and started again: every acknowledged message delivered, once", async () => {
     const chaos = await load(20, 100);

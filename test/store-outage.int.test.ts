@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startChaosLoad } from "../tools/chaos/src/chaos-load.ts";
+import { startLoadOn } from "./helpers/chaos-load.ts";
 import { startCluster, type TestCluster } from "./helpers/cluster.ts";
 import { startMongoWire, type MongoWireProcess } from "./helpers/mongo-wire.ts";
 import { freePort } from "./helpers/processes.ts";
@@ -45,14 +45,7 @@ describe("a store outage under load (its own Mongo-wire server, 2 message replic
 
   it("keeps both replicas in their groups through 15 s without the store, then delivers every acknowledged message once", async () => {
     const c = cluster!;
-    const chaos = await startChaosLoad({
-      gateways: c.gateways.map((g) => g.url),
-      authUrl: c.auth.url,
-      internalToken: c.env.INTERNAL_API_TOKEN!,
-      pairs: 10,
-      rate: 50,
-      userPrefix: `so${Date.now().toString(36)}_`,
-    });
+    const chaos = await startLoadOn(c, { pairs: 10, rate: 50, tag: "so" });
     try {
       await sleep(3_000);
       const before = await joins(c);
