@@ -57,7 +57,8 @@ describe("a store outage under load (its own Mongo-wire server, 2 message replic
       await sleep(5_000);
       const drain = await chaos.drain({ timeoutMs: 60_000 });
       const report = chaos.report();
-      expect(drain.drained, figures(report)).toBe(true);
+      const logs = c.messages.map((m) => `--- ${m.name} ---\n${m.output().slice(-3000)}`).join("\n");
+      expect(drain.drained, `${figures(report)}\n${logs}`).toBe(true);
       expect(report.acknowledged, figures(report)).toBeGreaterThan(500);
       expect(report.lost, figures(report)).toBe(0);
       expect(report.duplicatesShown, figures(report)).toBe(0);

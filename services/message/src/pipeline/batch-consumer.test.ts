@@ -88,6 +88,20 @@ describe("runBatchConsumer", () => {
     expect(commits).toEqual(["0:101"]);
   });
 
+  it("gives up on a try that never settles, and handles the chunk again", async () => {
+    const { consumer, commits, deliver } = fakeConsumer();
+    let calls = 0;
+    await runBatchConsumer(consumer, {
+      ...options(fakeProducer().producer),
+      retryMinDelayMs: 1,
+      handleTimeoutMs: 50,
+      handle: async () => (++calls === 1 ? new Promise<never>(() => undefined) : []),
+    });
+    await deliver(['{"n":1}']);
+    expect(calls).toBe(2);
+    expect(commits).toEqual(["0:101"]);
+  });
+
   it("heartbeats while a chunk's handling takes long", async () => {
     const { consumer, commits, deliver, state } = fakeConsumer();
     let during = 0;

@@ -1,6 +1,6 @@
 import type { Consumer, EachBatchPayload, KafkaMessage, Producer, TopicPartitionOffsetAndMetadata } from "kafkajs";
 import type { z } from "zod";
-import { sendBatchUntil, sleep, type Logger } from "@chat/shared";
+import { sendBatchUntil, sleep, withTimeout, type Logger } from "@chat/shared";
 import type { Counter, Histogram } from "prom-client";
 import { createTurnBatcher } from "./turn-batcher.ts";
 
@@ -32,6 +32,12 @@ export interface BatchConsumerOptions<S extends z.ZodTypeAny> {
   retryMinDelayMs?: number;
   /** @default 2000 */
   retryMaxDelayMs?: number;
+  /**
+   * A try of `handle` that has not settled by then counts as failed, and the chunk is tried
+   * again (every step of `handle` is idempotent): a driver call that never settles must not hold
+   * the partitions for good. @default 30000
+   */
+  handleTimeoutMs?: number;
 }
 
 interface Parsed<T> {
@@ -55,7 +61,7 @@ interface Parsed<T> {
  * waits until its previous one is committed.
  */
 export async function runBatchConsumer<S extends z.ZodTypeAny>(consumer: Consumer, opts: BatchConsumerOptions<S>): Promise<void> {
-  const { dlqProducer, topic, dlqTopic, schema, logger, chunkSize = 500, partitionsConsumedConcurrently = 16, retryMinDelayMs = 250, retryMaxDelayMs = 2000 } = opts;
+  const { dlqProducer, topic, dlqTopic, schema, logger, chunkSize = 500, partitionsConsumedConcurrently = 16, retryMinDelayMs = 250, retryMaxDelayMs = 2000, handleTimeoutMs = 30_000 } = opts;
   type Refused = Array<{ record: z.infer<S>; reason: string }>;
 
   /** One `handle` for the chunks of a turn; each chunk gets back its own refused records. */
@@ -65,7 +71,7 @@ export async function runBatchConsumer<S extends z.ZodTypeAny>(consumer: Consume
     opts.chunkRecords?.observe({ topic }, records.length);
     let refused: Refused;
     try {
-      refused = await opts.handle(records, chunks.flatMap((c) => c.origins));
+      refused = await withTimeout(opts.handle(records, chunks.flatMap((c) => c.origins)), handleTimeoutMs, `handling ${records.length} records`);
     } catch (err) {
       logger.warn({ topic, records: records.length, err }, "records not handled; trying again");
       throw err;
