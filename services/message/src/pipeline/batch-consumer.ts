@@ -50,15 +50,22 @@ interface Parsed<T> {
  * A consumer-group loop shared by the message service's topics: parse with the topic's
  * schema, handle in chunks, and commit a chunk's offsets only after `handle` resolved (so
  * persistence and follow-up events are durable first). Unparseable or refused records go
- * to the topic's dead-letter topic instead of blocking the partition. A failing `handle`
- * (the database or Kafka away) throws out of the batch: nothing is committed, and kafkajs
- * retries it, or the consumer supervisor rebuilds the consumer, which reads it again.
+ * to the topic's dead-letter topic instead of blocking the partition. A chunk whose `handle`
+ * fails commits nothing and is handled again (see the last paragraph).
  *
  * The chunks of the partitions that one fetch brought are handled together: one `handle`
  * call (one read of their conversations, one insert, one produce) and one commit for all of
  * them, where each partition's chunk used to pay for its own. Merging partitions keeps every
  * guarantee: a key (a conversation) lives in one partition, and a partition's next chunk
  * waits until its previous one is committed.
+ *
+ * A failing `handle` means a dependency is away (the store, Kafka, Redis): the chunk is handled
+ * again after a pause, heartbeating meanwhile, until it succeeds or the partition is no longer
+ * ours; a try that has not settled in `handleTimeoutMs` counts as failed. kafkajs heartbeats
+ * only when told to: a consumer that threw out of `eachBatch` sat out kafkajs's growing backoff
+ * without a heartbeat, was dropped from its group after the session timeout, and the group
+ * rebalanced just as the store came back (17–26 s without a delivery after a 6 s store
+ * restart; docs/reliability.md).
  */
 export async function runBatchConsumer<S extends z.ZodTypeAny>(consumer: Consumer, opts: BatchConsumerOptions<S>): Promise<void> {
   const { dlqProducer, topic, dlqTopic, schema, logger, chunkSize = 500, partitionsConsumedConcurrently = 16, retryMinDelayMs = 250, retryMaxDelayMs = 2000, handleTimeoutMs = 30_000 } = opts;
