@@ -73,7 +73,7 @@ export function startMessageService(config: MessageConfig, options: MessageServi
       const delivery = createDeliveryPublisher({ producer, registry: connections, topicPrefix: prefix });
       const processed = new Counter({
         name: "message_records_processed_total",
-        help: "Kafka records handled by the message service",
+        help: "Kafka records handled by the message service, by outcome: ok, dead-lettered, or failed (in a try that failed: a dependency away; they are handled again)",
         labelNames: ["topic", "outcome"] as const,
         registers: [metrics],
       });

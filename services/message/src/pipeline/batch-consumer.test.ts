@@ -1,4 +1,5 @@
 import type { Consumer, EachBatchPayload, KafkaMessage, Producer, ProducerBatch } from "kafkajs";
+import { Counter } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { createLogger } from "@chat/shared";
 import { z } from "@chat/shared/contracts";
@@ -69,9 +70,11 @@ describe("runBatchConsumer", () => {
 
   it("handles a failed chunk again, heartbeating meanwhile, and commits it only once handled", async () => {
     const { consumer, commits, deliver, state } = fakeConsumer();
+    const processed = new Counter({ name: "processed", help: "records", labelNames: ["topic", "outcome"] as const, registers: [] });
     let calls = 0;
     await runBatchConsumer(consumer, {
       ...options(fakeProducer().producer),
+      processed,
       retryMinDelayMs: 1,
       handle: async () => {
         calls++;
@@ -86,6 +89,8 @@ describe("runBatchConsumer", () => {
     expect(calls).toBe(3);
     expect(state.heartbeats).toBeGreaterThanOrEqual(2);
     expect(commits).toEqual(["0:101"]);
+    const counts = Object.fromEntries((await processed.get()).values.map((v) => [v.labels.outcome, v.value]));
+    expect(counts).toEqual({ failed: 2, ok: 1 });
   });
 
   it("gives up on a try that never settles, and handles the chunk again", async () => {

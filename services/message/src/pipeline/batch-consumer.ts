@@ -35,7 +35,8 @@ export interface BatchConsumerOptions<S extends z.ZodTypeAny> {
   /**
    * A try of `handle` that has not settled by then counts as failed, and the chunk is tried
    * again (every step of `handle` is idempotent): a driver call that never settles must not hold
-   * the partitions for good. @default 30000
+   * the partitions for good. Longer than a produce may re-send for (30 s, `sendBatchUntil`), so
+   * a broker loss still ends a try by itself. @default 45000
    */
   handleTimeoutMs?: number;
 }
@@ -68,7 +69,7 @@ interface Parsed<T> {
  * restart; docs/reliability.md).
  */
 export async function runBatchConsumer<S extends z.ZodTypeAny>(consumer: Consumer, opts: BatchConsumerOptions<S>): Promise<void> {
-  const { dlqProducer, topic, dlqTopic, schema, logger, chunkSize = 500, partitionsConsumedConcurrently = 16, retryMinDelayMs = 250, retryMaxDelayMs = 2000, handleTimeoutMs = 30_000 } = opts;
+  const { dlqProducer, topic, dlqTopic, schema, logger, chunkSize = 500, partitionsConsumedConcurrently = 16, retryMinDelayMs = 250, retryMaxDelayMs = 2000, handleTimeoutMs = 45_000 } = opts;
   type Refused = Array<{ record: z.infer<S>; reason: string }>;
 
   /** One `handle` for the chunks of a turn; each chunk gets back its own refused records. */
@@ -80,6 +81,7 @@ export async function runBatchConsumer<S extends z.ZodTypeAny>(consumer: Consume
     try {
       refused = await withTimeout(opts.handle(records, chunks.flatMap((c) => c.origins)), handleTimeoutMs, `handling ${records.length} records`);
     } catch (err) {
+      opts.processed?.inc({ topic, outcome: "failed" }, records.length);
       logger.warn({ topic, records: records.length, err }, "records not handled; trying again");
       throw err;
     }
