@@ -116,6 +116,10 @@ interface Run {
 async function measureOurs(label: string, db: string, shape: HistoryShape): Promise<Run> {
   console.log(`our cluster (2 gateways, 2 message replicas), ${label}`);
   up(db);
+  // A broker or services just (re)started keep a core busy for a while (a broker's start after
+  // `npm run up` switched it: Kafka's CPU per message twice that of a run 8 minutes later).
+  const idle = await untilQuiet(await stackServices(2));
+  console.log(`  stack ${idle.quiet ? "quiet" : "still busy"} after ${(idle.waitedMs / 1000).toFixed(0)} s`);
   const seeded = await seedHistory(MONGO_URL, db, AUTH, internalToken, shape, console.log);
   console.log(`  stored: ${seeded.users} users, ${seeded.messages} messages (${seeded.seconds ? `seeded in ${seeded.seconds.toFixed(0)} s` : "seeded by an earlier run"})`);
   const sample = await historySample(AUTH, internalToken, shape, 200);
