@@ -6,12 +6,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sleep } from "../shared/src/clients/retry.ts";
 import { startLoadOn } from "./helpers/chaos-load.ts";
 import { startCluster, type TestCluster } from "./helpers/cluster.ts";
 import { startMongoWire, type MongoWireProcess } from "./helpers/mongo-wire.ts";
 import { freePort } from "./helpers/processes.ts";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const figures = (r: object) => JSON.stringify(r);
 
 /** Group joins of each replica's message consumers so far (`kafka_consumer_joins_total`). */

@@ -55,12 +55,14 @@ export function infrastructureProcesses(): [kafka: ProcessKind, store: ProcessKi
 /** Each kind's CPU ms so far. */
 const cpuSample = (kinds: ProcessKind[]) => new Map(kinds.map((k) => [k.kind, k.pids.reduce((sum, pid) => sum + cpuMs(pid), 0)]));
 
+/** Each kind's CPU ms between two samples. */
+const cpuBetween = (kinds: ProcessKind[], before: Map<string, number>, after: Map<string, number>) => new Map(kinds.map((k) => [k.kind, after.get(k.kind)! - before.get(k.kind)!]));
+
 /** CPU ms each kind spends while `run` runs. */
 export async function cpuDuring<T>(kinds: ProcessKind[], run: () => Promise<T>): Promise<{ result: T; cpuMs: Map<string, number> }> {
   const before = cpuSample(kinds);
   const result = await run();
-  const after = cpuSample(kinds);
-  return { result, cpuMs: new Map(kinds.map((k) => [k.kind, after.get(k.kind)! - before.get(k.kind)!])) };
+  return { result, cpuMs: cpuBetween(kinds, before, cpuSample(kinds)) };
 }
 
 /**
@@ -77,8 +79,7 @@ export async function cpuWhileSending<T>(kinds: ProcessKind[], run: (onSending: 
     else after = cpuSample(kinds);
   });
   if (!before || !after) throw new Error("the load run never got through its sending phase");
-  const [b, a] = [before, after];
-  return { result, cpuMs: new Map(kinds.map((k) => [k.kind, a.get(k.kind)! - b.get(k.kind)!])) };
+  return { result, cpuMs: cpuBetween(kinds, before, after) };
 }
 
 /**
