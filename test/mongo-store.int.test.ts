@@ -77,15 +77,25 @@ describe("Mongo-wire server: compact store format", () => {
     await messages.createIndex({ slot: 1 }, { unique: true });
     await messages.createIndex({ a: 1, b: 1 }, { unique: true });
     await messages.insertMany(docs);
-    await stock.client.db("other").collection<{ _id: string; n: number }>("counters").insertOne({ _id: "c", n: 41 });
+    await stock.client.db("other").collection<{ _id: string | number; n: number }>("counters").insertMany([{ _id: "c", n: 41 }, { _id: 7, n: 7 }]);
     await stock.stop();
 
     const compact = await launch("compact");
     expect(compact.output()).toMatch(/copied \d+ entries/);
+    // The `_id` index answers from the documents' map: its own copy of the ids is gone.
+    expect(compact.output()).toMatch(/chat\.messages: the _id index's copy of 3000 ids removed, 0 kept apart/);
+    expect(compact.output()).toMatch(/other\.counters: the _id index's copy of 2 ids removed, 1 kept apart/);
     expect(existsSync(`${file}.java-serialized`)).toBe(true);
     const copied = compact.client.db("chat").collection<ReturnType<typeof sample>>("messages");
     expect(await copied.find({}, { useBigInt64: true }).sort({ _id: 1 }).toArray()).toEqual(docs.map(asRead));
-    expect(await compact.client.db("other").collection("counters").findOne({})).toEqual({ _id: "c", n: 41 });
+    const counters = compact.client.db("other").collection<{ _id: string | number; n: number }>("counters");
+    expect(await counters.find({}).sort({ n: 1 }).toArray()).toEqual([{ _id: 7, n: 7 }, { _id: "c", n: 41 }]);
+    // Both kinds of `_id` still refuse a second document, after the index's own copy of the ids is gone.
+    for (const _id of ["c", 7.0, "doc-0005"]) {
+      const taken = await (_id === "doc-0005" ? copied.insertOne({ ...sample(9999), _id }) : counters.insertOne({ _id, n: 0 })).catch((e: unknown) => e);
+      expect((taken as MongoServerError).code, String(_id)).toBe(11000);
+    }
+    expect((await counters.findOne({ _id: 7.0 }))?.n).toBe(7);
     // The unique indexes came along, as lookups and as constraints.
     const names = (await copied.listIndexes().toArray()).map((index) => index.name as string).sort();
     expect(names).toEqual(["_id_", "a_1_b_1", "slot_1"]);
@@ -164,6 +174,9 @@ describe("Mongo-wire server: compact store format", () => {
       await coll.updateOne({ _id: "doc-0003" }, { $set: { text: "änderung ✓" } });
       const duplicate = await coll.insertOne({ ...earlier(5), _id: "other" }).catch((e: unknown) => e);
       expect((duplicate as MongoServerError).code).toBe(11000);
+      // That file's `_id` index kept its own copy of the ids; the documents' map answers now.
+      const duplicateId = await coll.insertOne({ ...earlier(30), _id: "doc-0004" }).catch((e: unknown) => e);
+      expect((duplicateId as MongoServerError).code).toBe(11000);
       await first.stop();
 
       const second = await launch("compact");
@@ -175,6 +188,42 @@ describe("Mongo-wire server: compact store format", () => {
     } finally {
       file = saved;
     }
+  }, 120_000);
+
+  it("finds and guards `_id`s of every type without a second copy of each string or ObjectId id", async () => {
+    // Strings and ObjectIds are looked up in the documents' own map; other ids (numbers, whose
+    // 1 and 1.0 are one key, documents) in a map of their own. (A null `_id` never reaches the
+    // server: the driver puts an ObjectId in its place.)
+    const oid = new ObjectId("65a000000000000000000001");
+    const ids: unknown[] = ["a", "b", oid, 1, 2.5, Long.fromNumber(2 ** 40), { k: 1 }];
+    const check = async (launcher: Launcher) => {
+      const coll = launcher.client.db("chat").collection<{ _id: unknown; n: number }>("ids");
+      expect(await coll.countDocuments()).toBe(ids.length);
+      for (const [n, id] of ids.entries()) expect((await coll.findOne({ _id: id }))?.n, String(id)).toBe(n);
+      expect((await coll.findOne({ _id: 1.0 }))?.n).toBe(3); // 1 and 1.0 are one key
+      expect((await coll.findOne({ _id: "1" }))).toBeNull(); // a string is not the number
+      const some = await coll.find({ _id: { $in: ["b", oid, 2.5, "missing", 7] } }).toArray();
+      expect(some.map((d) => d.n).sort()).toEqual([1, 2, 4]);
+      for (const id of [...ids, 1.0, Long.fromNumber(1)]) {
+        const err = await coll.insertOne({ _id: id, n: -1 }).catch((e: unknown) => e);
+        expect((err as MongoServerError).code, `duplicate ${String(id)}`).toBe(11000);
+      }
+      // Removing a document frees its id, of either kind.
+      for (const id of ["b", 2.5]) {
+        await coll.deleteOne({ _id: id });
+        expect(await coll.findOne({ _id: id })).toBeNull();
+        await coll.insertOne({ _id: id, n: ids.indexOf(id) });
+      }
+      await coll.updateOne({ _id: oid }, { $set: { n: 2 } });
+      expect(await coll.countDocuments()).toBe(ids.length);
+    };
+    const first = await launch("compact");
+    await first.client.db("chat").collection<{ _id: unknown; n: number }>("ids").insertMany(ids.map((_id, n) => ({ _id, n })));
+    await check(first);
+    await first.stop();
+    const second = await launch("compact");
+    await check(second);
+    await second.stop();
   }, 120_000);
 
   it("refuses to open a compact file with the stock backend", async () => {
