@@ -195,9 +195,10 @@ describe("Mongo-wire server: compact store format", () => {
     // 1 and 1.0 are one key, documents) in a map of their own. (A null `_id` never reaches the
     // server: the driver puts an ObjectId in its place.)
     const oid = new ObjectId("65a000000000000000000001");
-    const ids: unknown[] = ["a", "b", oid, 1, 2.5, Long.fromNumber(2 ** 40), { k: 1 }];
+    type Id = string | number | ObjectId | Long | { k: number };
+    const ids: Id[] = ["a", "b", oid, 1, 2.5, Long.fromNumber(2 ** 40), { k: 1 }];
     const check = async (launcher: Launcher) => {
-      const coll = launcher.client.db("chat").collection<{ _id: unknown; n: number }>("ids");
+      const coll = launcher.client.db("chat").collection<{ _id: Id; n: number }>("ids");
       expect(await coll.countDocuments()).toBe(ids.length);
       for (const [n, id] of ids.entries()) expect((await coll.findOne({ _id: id }))?.n, String(id)).toBe(n);
       expect((await coll.findOne({ _id: 1.0 }))?.n).toBe(3); // 1 and 1.0 are one key
@@ -218,7 +219,7 @@ describe("Mongo-wire server: compact store format", () => {
       expect(await coll.countDocuments()).toBe(ids.length);
     };
     const first = await launch("compact");
-    await first.client.db("chat").collection<{ _id: unknown; n: number }>("ids").insertMany(ids.map((_id, n) => ({ _id, n })));
+    await first.client.db("chat").collection<{ _id: Id; n: number }>("ids").insertMany(ids.map((_id, n) => ({ _id, n })));
     await check(first);
     await first.stop();
     const second = await launch("compact");
