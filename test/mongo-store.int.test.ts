@@ -224,6 +224,11 @@ describe("Mongo-wire server: compact store format", () => {
     await first.stop();
     const second = await launch("compact");
     await check(second);
+    // A dropped collection leaves no ids behind for one of the same name.
+    const again = second.client.db("chat").collection<{ _id: Id; n: number }>("ids");
+    await again.drop();
+    await again.insertMany(ids.map((_id, n) => ({ _id, n })));
+    await check(second);
     await second.stop();
   }, 120_000);
 

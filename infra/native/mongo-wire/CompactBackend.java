@@ -12,8 +12,8 @@ import de.bwaldvogel.mongo.backend.h2.H2Backend;
 import de.bwaldvogel.mongo.backend.h2.H2Collection;
 import de.bwaldvogel.mongo.bson.Document;
 import de.bwaldvogel.mongo.bson.ObjectId;
-import java.util.Iterator;
 import de.bwaldvogel.mongo.oplog.Oplog;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import org.h2.mvstore.Cursor;
@@ -207,7 +207,7 @@ final class CompactBackend extends H2Backend {
    * (both keyed by hashed ids here, so a page per insert per map) and kept both in memory. A
    * string or ObjectId id is its own normalized index key and the data map's key, so this index
    * answers for those from the data map itself; any other id (a number, whose 1 and 1.0 are one
-   * key to MongoDB, a document, null) keeps an entry in a map of its own, as before.
+   * key to MongoDB, a document, null) keeps an entry in a map of its own, as the stock index did.
    *
    * The collection's own lock (the launcher's) orders checkAdd before the data map's put, so the
    * uniqueness check sees every earlier insert.
