@@ -135,7 +135,7 @@ async function measureOurs(label: string, db: string, shape: HistoryShape): Prom
   // broker and the store (JVMs) may have seen little load since their own start. A 5 s warm-up
   // at 300/s left the first step stalling in about one ladder in three; two runs 14 minutes
   // apart after a 10 s warm-up sustained 495 and 1,197 msg/s on an empty database (the broker's
-  // CPU per message 1.5 and 0.8 ms), the relay 5,937 and 5,900.
+  // CPU per message at their common rates 1.5 and 0.8 ms), the relay 5,937 and 5,900.
   const warmUp = await ours(OURS[0]!, WARM_UP_SECONDS);
   console.log(`  warm-up: ${WARM_UP_SECONDS} s at ${OURS[0]}/s (p50 ${warmUp.latencyMs.p50} ms, p99 ${warmUp.latencyMs.p99} ms)`);
   const max = await ladder(`ours, ${label}`, OURS, async (rate) => fromOurs(await ours(rate)));
