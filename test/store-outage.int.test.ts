@@ -1,12 +1,14 @@
 // A store outage longer than a consumer's session timeout, under load: the message replicas
 // must ride it out in their groups (kafkajs heartbeats only between batches, so a consumer that
 // gives its batch up while the store is away is dropped from its group and rebalances just as
-// the store comes back), and deliver everything acknowledged meanwhile once it is back.
+// the store comes back), say in `/readyz` which partition's records wait, and deliver everything
+// acknowledged meanwhile once it is back.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sleep } from "../shared/src/clients/retry.ts";
+import { waitFor } from "../shared/src/testing/index.ts";
 import { startLoadOn } from "./helpers/chaos-load.ts";
 import { startCluster, type TestCluster } from "./helpers/cluster.ts";
 import { startMongoWire, type MongoWireProcess } from "./helpers/mongo-wire.ts";
@@ -24,6 +26,11 @@ async function joins(cluster: TestCluster): Promise<Record<string, number>> {
   return out;
 }
 
+/** A process's `/readyz` body: whether it is ready, and each check's outcome. */
+async function readyz(p: { url: string }): Promise<{ status: string; checks: Record<string, string> }> {
+  return (await (await fetch(`${p.url}/readyz`)).json()) as { status: string; checks: Record<string, string> };
+}
+
 describe("a store outage under load (its own Mongo-wire server, 2 message replicas)", () => {
   let dir = "";
   let port = 0;
@@ -34,7 +41,7 @@ describe("a store outage under load (its own Mongo-wire server, 2 message replic
     dir = mkdtempSync(join(tmpdir(), "chat-store-outage-"));
     port = await freePort();
     store = await startMongoWire({ port, file: join(dir, "chat.mv.db") });
-    cluster = await startCluster({ gateways: 1, messageReplicas: 2, env: { MONGO_URL: store.url, MESSAGE_SESSION_TIMEOUT_MS: "10000" } });
+    cluster = await startCluster({ gateways: 1, messageReplicas: 2, env: { MONGO_URL: store.url, MESSAGE_SESSION_TIMEOUT_MS: "10000", MESSAGE_CONSUMER_STALLED_MS: "5000" } });
   }, 180_000);
 
   afterAll(async () => {
@@ -43,7 +50,7 @@ describe("a store outage under load (its own Mongo-wire server, 2 message replic
     rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 
-  it("keeps both replicas in their groups through 15 s without the store, then delivers every acknowledged message once", async () => {
+  it("keeps both replicas in their groups through 15 s without the store, with `/readyz` naming what waits, then delivers every acknowledged message once", async () => {
     const c = cluster!;
     const chaos = await startLoadOn(c, { pairs: 10, rate: 50, tag: "so" });
     try {
@@ -52,7 +59,11 @@ describe("a store outage under load (its own Mongo-wire server, 2 message replic
       expect(Object.keys(before)).toHaveLength(4);
       await store!.stop();
       // Longer than the consumers' 10 s session timeout.
-      await sleep(15_000);
+      await sleep(10_000);
+      // The replicas hold records they cannot store: past 5 s, `/readyz` names the partition.
+      const stalled = await Promise.all(c.messages.map(readyz));
+      expect(stalled.some((r) => /joined, but records of .*message\.send:\d+ have waited \d+s to be handled/.test(r.checks["consumer:message.send"] ?? "")), JSON.stringify(stalled)).toBe(true);
+      await sleep(5_000);
       store = await startMongoWire({ port, file: join(dir, "chat.mv.db") });
       await sleep(5_000);
       const drain = await chaos.drain({ timeoutMs: 60_000 });
@@ -64,6 +75,8 @@ describe("a store outage under load (its own Mongo-wire server, 2 message replic
       expect(report.duplicatesShown, figures(report)).toBe(0);
       // No rebalance: every consumer is still in the group it joined before the outage.
       expect(await joins(c)).toEqual(before);
+      // And every replica is ready again: nothing left in hand.
+      await waitFor(async () => (await Promise.all(c.messages.map(readyz))).every((r) => r.status === "ready"), { timeoutMs: 20_000, intervalMs: 500, what: "every message replica ready" });
     } finally {
       await chaos.close();
     }

@@ -107,7 +107,8 @@ export function startMessageService(config: MessageConfig, options: MessageServi
         config: group(""),
         logger,
         registry: metrics,
-        start: (consumer) => {
+        stalledAfterMs: config.MESSAGE_CONSUMER_STALLED_MS,
+        start: (consumer, handling) => {
           const owned = createOwnedConversations({
             onRead: (fromMemory, fromStore) => {
               conversationReads.inc({ source: "memory" }, fromMemory);
@@ -133,6 +134,7 @@ export function startMessageService(config: MessageConfig, options: MessageServi
               storedTopic: topicName(prefix, messageStoredTopic),
               onPersisted: (n) => persisted.inc(n),
             }),
+            handling,
           });
         },
       });
@@ -142,7 +144,8 @@ export function startMessageService(config: MessageConfig, options: MessageServi
         config: group("-reads"),
         logger,
         registry: metrics,
-        start: (consumer) =>
+        stalledAfterMs: config.MESSAGE_CONSUMER_STALLED_MS,
+        start: (consumer, handling) =>
           runBatchConsumer(consumer, {
             dlqProducer: producer,
             topic: topicName(prefix, messageReadTopic),
@@ -152,6 +155,7 @@ export function startMessageService(config: MessageConfig, options: MessageServi
             processed,
             chunkRecords,
             handle: createReadHandler({ conversations, messages, delivery }),
+            handling,
           }),
       });
 

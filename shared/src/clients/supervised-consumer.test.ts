@@ -4,7 +4,7 @@ import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { createLogger } from "../logger.ts";
 import { waitFor } from "../testing/wait-for.ts";
-import { superviseConsumer } from "./supervised-consumer.ts";
+import { superviseConsumer, type HandlingReport } from "./supervised-consumer.ts";
 
 const EVENTS = { GROUP_JOIN: "consumer.group_join", REBALANCING: "consumer.rebalancing", CRASH: "consumer.crash" } as const;
 
@@ -32,10 +32,11 @@ class FakeConsumer extends EventEmitter {
   }
 }
 
-function setup(options: { failFirstConnects?: number; stuckAfterMs?: number } = {}) {
+function setup(options: { failFirstConnects?: number; stuckAfterMs?: number; stalledAfterMs?: number } = {}) {
   const built: FakeConsumer[] = [];
   let failures = options.failFirstConnects ?? 0;
   const started: FakeConsumer[] = [];
+  const handlings: HandlingReport[] = [];
   const registry = new Registry();
   const supervised = superviseConsumer({
     name: "test.topic",
@@ -47,14 +48,16 @@ function setup(options: { failFirstConnects?: number; stuckAfterMs?: number } = 
       built.push(c);
       return c as unknown as Consumer;
     },
-    start: async (c) => {
+    start: async (c, handling) => {
       started.push(c as unknown as FakeConsumer);
+      handlings.push(handling);
     },
     minDelayMs: 1,
     maxDelayMs: 5,
     stuckAfterMs: options.stuckAfterMs ?? 60_000,
+    stalledAfterMs: options.stalledAfterMs,
   });
-  return { supervised, built, started, registry };
+  return { supervised, built, started, handlings, registry };
 }
 
 describe("superviseConsumer", () => {
@@ -62,6 +65,31 @@ describe("superviseConsumer", () => {
     const { supervised, started } = setup();
     await waitFor(() => started.length === 1);
     await expect(supervised.check()).rejects.toThrow(/starting/);
+    started[0]!.join();
+    await expect(supervised.check()).resolves.toBeUndefined();
+    await supervised.stop();
+  });
+
+  it("is not ready while it holds one partition's records unhandled too long, and is again once they are handled", async () => {
+    const { supervised, started, handlings } = setup({ stalledAfterMs: 50 });
+    await waitFor(() => started.length === 1);
+    started[0]!.join();
+    const handling = handlings[0]!;
+    handling.started("t:1");
+    handling.failed("t:1", new Error("store away"));
+    await expect(supervised.check()).resolves.toBeUndefined(); // a failed try is not yet a stall
+    await new Promise((r) => setTimeout(r, 60));
+    handling.failed("t:1", new Error("still away"));
+    handling.started("t:0");
+    handling.handled("t:0"); // other partitions doing well do not hide it
+    await expect(supervised.check()).rejects.toThrow(/joined, but records of t:1 have waited \d+s to be handled \(still away\)/);
+    handling.handled("t:1");
+    await expect(supervised.check()).resolves.toBeUndefined();
+    // A try that never settles counts as well, before any failure is reported.
+    handling.started("t:3");
+    await new Promise((r) => setTimeout(r, 60));
+    await expect(supervised.check()).rejects.toThrow(/records of t:3 .*\(a try not settled yet\)/);
+    // A new assignment forgets the records in hand: they may be someone else's now.
     started[0]!.join();
     await expect(supervised.check()).resolves.toBeUndefined();
     await supervised.stop();

@@ -18,14 +18,34 @@ export interface SupervisedConsumerOptions {
   logger: Logger;
   /** Where the state, crash and rebuild metrics go. */
   registry?: Registry;
-  /** Subscribes and calls `run()` on a connected consumer; called again after every rebuild. */
-  start(consumer: Consumer): Promise<void>;
+  /**
+   * Subscribes and calls `run()` on a connected consumer; called again after every rebuild.
+   * A consumer that handles records itself tells `handling` how each partition's records fare.
+   */
+  start(consumer: Consumer, handling: HandlingReport): Promise<void>;
   /** A consumer that has not been in its group for this long is rebuilt. @default 60000 */
   stuckAfterMs?: number;
+  /**
+   * A consumer in its group that has held records of one partition this long without handling
+   * them (its tries failing, or one not settling) is not ready: `/readyz` says so. It is not
+   * rebuilt: a dependency that is away comes back by itself, and a rebuild would only give up
+   * the group. @default 30000
+   */
+  stalledAfterMs?: number;
   /** First delay between failed starts; doubles up to `maxDelayMs`. @default 500 */
   minDelayMs?: number;
   /** @default 10000 */
   maxDelayMs?: number;
+}
+
+/** How the records of each partition (`topic:partition`) fare in the consumer's hands. */
+export interface HandlingReport {
+  /** The consumer took records of the partition in hand. */
+  started(partition: string): void;
+  /** A try at them failed; they will be tried again. */
+  failed(partition: string, err: unknown): void;
+  /** They were handled. */
+  handled(partition: string): void;
 }
 
 export interface SupervisedConsumer extends ReadinessCheck {
@@ -92,10 +112,11 @@ function consumerMetrics(registry: Registry): ConsumerMetrics {
  * "Broker N not found in the cached metadata" while a broker is gone), leaving the process
  * up with nobody consuming. This rebuilds the consumer instead, with backoff and without end,
  * and also rebuilds one that stays out of its group for `stuckAfterMs`. Its `check()` fails
- * unless the consumer is in its group, so `/readyz` tells the truth meanwhile.
+ * unless the consumer is in its group, so `/readyz` tells the truth meanwhile, and also while
+ * it has held records of one of its partitions for `stalledAfterMs` without handling them.
  */
 export function superviseConsumer(options: SupervisedConsumerOptions): SupervisedConsumer {
-  const { createConsumer, config, name, start, stuckAfterMs = 60_000, minDelayMs = 500, maxDelayMs = 10_000 } = options;
+  const { createConsumer, config, name, start, stuckAfterMs = 60_000, stalledAfterMs = 30_000, minDelayMs = 500, maxDelayMs = 10_000 } = options;
   const log = options.logger.child({ component: "kafka-consumer", consumer: name, groupId: config.groupId });
   const metrics = options.registry ? consumerMetrics(options.registry) : undefined;
 
@@ -107,6 +128,20 @@ export function superviseConsumer(options: SupervisedConsumerOptions): Supervise
   let building = false;
   let stopped = false;
   let rebuilds = 0;
+  /** Partitions with records in hand: since when, and the latest failed try's error. */
+  const inHand = new Map<string, { since: number; error?: string }>();
+  const handling: HandlingReport = {
+    started(partition) {
+      if (!inHand.has(partition)) inHand.set(partition, { since: Date.now() });
+    },
+    failed(partition, err) {
+      const error = err instanceof Error ? err.message : String(err);
+      inHand.set(partition, { since: inHand.get(partition)?.since ?? Date.now(), error });
+    },
+    handled(partition) {
+      inHand.delete(partition);
+    },
+  };
 
   const setState = (next: ConsumerState) => {
     if (next !== state) log.info({ from: state, to: next }, "kafka consumer state");
@@ -121,6 +156,8 @@ export function superviseConsumer(options: SupervisedConsumerOptions): Supervise
     consumer.on(consumer.events.GROUP_JOIN, () => {
       if (!mine()) return;
       metrics?.joins.inc({ consumer: name });
+      // A new assignment: the records in hand may be someone else's now.
+      inHand.clear();
       setState("joined");
     });
     consumer.on(consumer.events.REBALANCING, () => mine() && setState("rebalancing"));
@@ -157,7 +194,7 @@ export function superviseConsumer(options: SupervisedConsumerOptions): Supervise
         watch(consumer, gen);
         try {
           await consumer.connect();
-          await start(consumer);
+          await start(consumer, handling);
           if (gen !== generation || stopped) {
             await consumer.disconnect().catch(() => undefined);
             return;
@@ -197,6 +234,12 @@ export function superviseConsumer(options: SupervisedConsumerOptions): Supervise
     },
     async check() {
       if (state !== "joined") throw new Error(`${state} for ${Math.round((Date.now() - since) / 1000)}s`);
+      let oldest: { partition: string; since: number; error?: string } | undefined;
+      for (const [partition, h] of inHand) if (!oldest || h.since < oldest.since) oldest = { partition, ...h };
+      if (oldest && Date.now() - oldest.since >= stalledAfterMs) {
+        const waited = Math.round((Date.now() - oldest.since) / 1000);
+        throw new Error(`joined, but records of ${oldest.partition} have waited ${waited}s to be handled (${oldest.error ?? "a try not settled yet"})`);
+      }
     },
     async stop() {
       stopped = true;

@@ -71,11 +71,17 @@ describe("runBatchConsumer", () => {
   it("handles a failed chunk again, heartbeating meanwhile, and commits it only once handled", async () => {
     const { consumer, commits, deliver, state } = fakeConsumer();
     const processed = new Counter({ name: "processed", help: "records", labelNames: ["topic", "outcome"] as const, registers: [] });
+    const reported: string[] = [];
     let calls = 0;
     await runBatchConsumer(consumer, {
       ...options(fakeProducer().producer),
       processed,
       retryMinDelayMs: 1,
+      handling: {
+        started: (partition) => reported.push(`started ${partition}`),
+        failed: (partition, err) => reported.push(`failed ${partition}: ${(err as Error).message}`),
+        handled: (partition) => reported.push(`handled ${partition}`),
+      },
       handle: async () => {
         calls++;
         if (calls < 3) {
@@ -91,6 +97,8 @@ describe("runBatchConsumer", () => {
     expect(commits).toEqual(["0:101"]);
     const counts = Object.fromEntries((await processed.get()).values.map((v) => [v.labels.outcome, v.value]));
     expect(counts).toEqual({ failed: 2, ok: 1 });
+    // The supervisor hears of it, so `/readyz` can show a partition that keeps failing.
+    expect(reported).toEqual(["started t:0", "failed t:0: store down", "failed t:0: store down", "handled t:0"]);
   });
 
   it("gives up on a try that never settles, and handles the chunk again", async () => {

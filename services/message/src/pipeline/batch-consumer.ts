@@ -1,6 +1,6 @@
 import type { Consumer, EachBatchPayload, KafkaMessage, Producer, TopicPartitionOffsetAndMetadata } from "kafkajs";
 import type { z } from "zod";
-import { sendBatchUntil, sleep, withTimeout, type Logger } from "@chat/shared";
+import { sendBatchUntil, sleep, withTimeout, type HandlingReport, type Logger } from "@chat/shared";
 import type { Counter, Histogram } from "prom-client";
 import { createTurnBatcher } from "./turn-batcher.ts";
 
@@ -39,6 +39,8 @@ export interface BatchConsumerOptions<S extends z.ZodTypeAny> {
    * a broker loss still ends a try by itself. @default 45000
    */
   handleTimeoutMs?: number;
+  /** Told how each partition's chunks fare (the supervisor's, so `/readyz` shows a stall). */
+  handling?: HandlingReport;
 }
 
 interface Parsed<T> {
@@ -126,12 +128,16 @@ export async function runBatchConsumer<S extends z.ZodTypeAny>(consumer: Consume
       });
       const valid = parsed.filter((p) => p.value !== undefined);
       const input = { records: valid.map((p) => p.value), origins: valid.map((p) => `${batch.topic}:${batch.partition}:${p.message.offset}`) };
+      const partition = `${batch.topic}:${batch.partition}`;
+      opts.handling?.started(partition);
       let refused: Refused;
       for (let attempt = 1; ; attempt++) {
         try {
           refused = await handleTogether(input);
+          opts.handling?.handled(partition);
           break;
         } catch (err) {
+          opts.handling?.failed(partition, err);
           if (!isRunning() || isStale()) throw err;
           // Throws if the group is rebalancing: the partition may not stay ours.
           await heartbeat();

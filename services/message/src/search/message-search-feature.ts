@@ -62,7 +62,8 @@ export function createSearchFeature(deps: SearchFeatureDeps) {
           config: { ...deps.consumerConfig, groupId: `${prefix}${config.SEARCH_INDEXER_GROUP}` },
           logger,
           registry: metrics,
-          start: (consumer) =>
+          stalledAfterMs: config.MESSAGE_CONSUMER_STALLED_MS,
+          start: (consumer, handling) =>
             runBatchConsumer(consumer, {
               dlqProducer: deps.dlqProducer,
               topic: storedTopic,
@@ -71,6 +72,7 @@ export function createSearchFeature(deps: SearchFeatureDeps) {
               logger: logger.child({ component: "search-indexer" }),
               processed: deps.processed,
               handle: index,
+              handling,
             }),
         });
       } else if (!up && indexer) {
