@@ -19,7 +19,7 @@ export const messageConfigSchema = baseEnv
     MESSAGE_MAX_LENGTH: positiveInt(4000),
     /** Kafka consumer session timeout: how long a crashed replica's partitions wait before moving. */
     MESSAGE_SESSION_TIMEOUT_MS: positiveInt(10_000),
-    /** A consumer whose records of one partition keep failing this long is not ready (`/readyz` names the partition). */
+    /** A consumer that holds records of one partition this long without handling them is not ready (`/readyz` names the partition). */
     MESSAGE_CONSUMER_STALLED_MS: positiveInt(30_000),
     /** Largest group conversation. */
     GROUP_MAX_MEMBERS: positiveInt(100),
