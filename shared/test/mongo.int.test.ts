@@ -1,5 +1,6 @@
+import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MongoServerError } from "mongodb";
+import { MongoNetworkError, MongoServerError } from "mongodb";
 import { createLogger, createMongo, type MongoDependency } from "../src/index.ts";
 import { stackEnv, uniqueName } from "../src/testing/index.ts";
 
@@ -35,6 +36,39 @@ describe("mongo client factory against the Mongo-wire server", () => {
     // Every increment saw a distinct value: no lost update.
     expect(seen).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
     await coll.drop();
+  });
+
+  // The window the store's restarts hit (src/clients/mongodb-closed-socket.ts): Node has destroyed
+  // a pooled connection's socket (here by hand, in production on the server's FIN) and emits
+  // `close` a turn later. Operations handed that connection in between must still settle.
+  it("settles operations on pooled connections whose sockets were just destroyed, and carries on", async () => {
+    const sockets: net.Socket[] = [];
+    const connect = net.createConnection;
+    net.createConnection = ((...args: Parameters<typeof connect>) => {
+      const socket = connect(...args);
+      sockets.push(socket);
+      return socket;
+    }) as typeof connect;
+    const own = await createMongo({ url: stackEnv.mongoUrl, dbName: "chat_test", logger, maxPoolSize: 8 });
+    try {
+      const coll = own.db.collection<{ _id: string }>(uniqueName("closed"));
+      // Fill the pool: 8 connections, idle once these are answered.
+      await Promise.all(Array.from({ length: 8 }, (_, i) => coll.insertOne({ _id: `warm-${i}` })));
+      for (const socket of sockets) socket.destroy();
+      const outcomes = await Promise.race([
+        Promise.allSettled(Array.from({ length: 8 }, (_, i) => coll.insertOne({ _id: `in-window-${i}` }))),
+        new Promise<"still waiting">((resolve) => setTimeout(() => resolve("still waiting"), 10_000)),
+      ]);
+      expect(outcomes).not.toBe("still waiting");
+      // Each either failed with the network error or was retried on a new connection.
+      for (const o of outcomes as PromiseSettledResult<unknown>[]) if (o.status === "rejected") expect(o.reason).toBeInstanceOf(MongoNetworkError);
+      await coll.insertOne({ _id: "after" });
+      expect(await coll.countDocuments({ _id: "after" })).toBe(1);
+      await coll.drop();
+    } finally {
+      net.createConnection = connect;
+      await own.close();
+    }
   });
 
   it("rejects a duplicate on a unique index with code 11000", async () => {

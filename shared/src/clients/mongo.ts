@@ -2,6 +2,9 @@ import { MongoBulkWriteError, MongoClient, MongoServerError, type Db } from "mon
 import type { Logger } from "../logger.ts";
 import { withRetry } from "./retry.ts";
 import { withTimeout, type Dependency } from "./dependency.ts";
+import { fixMongodbWriteToClosedSocket } from "./mongodb-closed-socket.ts";
+
+fixMongodbWriteToClosedSocket();
 
 /** A write refused only because a unique key is taken (every failed statement of a bulk write, too). */
 export function isDuplicateKey(err: unknown): boolean {
