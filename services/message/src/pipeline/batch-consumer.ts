@@ -127,8 +127,8 @@ export async function runBatchConsumer<S extends z.ZodTypeAny>(consumer: Consume
         }
       });
       const valid = parsed.filter((p) => p.value !== undefined);
-      const input = { records: valid.map((p) => p.value), origins: valid.map((p) => `${batch.topic}:${batch.partition}:${p.message.offset}`) };
       const partition = `${batch.topic}:${batch.partition}`;
+      const input = { records: valid.map((p) => p.value), origins: valid.map((p) => `${partition}:${p.message.offset}`) };
       opts.handling?.started(partition);
       let refused: Refused;
       for (let attempt = 1; ; attempt++) {
