@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { renderHtmlReport } from "./report-html.ts";
+import { watchReadiness, type ReadinessFigures, type ReadinessWatch } from "./readiness-watch.ts";
 import { runLoad, type LoadReport } from "./run-load.ts";
 
 const USAGE = `usage: npm run loadtest -- [options]
@@ -12,6 +13,8 @@ const USAGE = `usage: npm run loadtest -- [options]
   --drain <s>           seconds to wait for deliveries afterwards (default 10)
   --prefix <p>          seeded usernames are <p><n>; the same prefix reuses them (default lt_)
   --auth-url <url>      internal auth URL for bulk seeding (default http://127.0.0.1:4001)
+  --watch-readyz <urls> comma-separated process URLs whose /readyz is asked every 200 ms while
+                        messages are sent (answer times, answers other than 200)
   --json <file>         write the report as JSON
   --html <file>         write a self-contained HTML report with charts
 Needs INTERNAL_API_TOKEN (or .stack/secrets/secrets.env from npm run up). Loopback targets only.`;
@@ -44,6 +47,7 @@ async function main(): Promise<number> {
       drain: { type: "string", default: "10" },
       prefix: { type: "string", default: "lt_" },
       "auth-url": { type: "string", default: "http://127.0.0.1:4001" },
+      "watch-readyz": { type: "string" },
       json: { type: "string" },
       html: { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -58,6 +62,9 @@ async function main(): Promise<number> {
     console.error("INTERNAL_API_TOKEN is not set and .stack/secrets/secrets.env does not exist (run npm run up)");
     return 2;
   }
+  const watched = (values["watch-readyz"] ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  let watch: ReadinessWatch | undefined;
+  let readiness: Promise<ReadinessFigures[]> | undefined;
   const report = await runLoad(
     {
       gateways: values.gateways.split(",").map((s) => s.trim()).filter(Boolean),
@@ -68,6 +75,11 @@ async function main(): Promise<number> {
       durationMs: Number(values.duration) * 1000,
       drainMs: Number(values.drain) * 1000,
       userPrefix: values.prefix,
+      onSending: (event) => {
+        if (watched.length === 0) return;
+        if (event === "start") watch = watchReadiness(watched);
+        else readiness = watch?.stop();
+      },
     },
     (p) => {
       process.stderr.write(`\r[${p.elapsedS}s] ${p.phase.padEnd(10)} conn ${p.connected} ok / ${p.failed} failed | sent ${p.sent} acked ${p.acked} delivered ${p.delivered}   `);
@@ -75,7 +87,13 @@ async function main(): Promise<number> {
   );
   process.stderr.write("\n");
   printSummary(report);
-  if (values.json) writeFileSync(values.json, JSON.stringify(report, null, 2));
+  const readyz = (await readiness) ?? [];
+  for (const r of readyz) {
+    const l = r.latencyMs;
+    const bad = Object.entries(r.notReady).map(([k, n]) => `${k} x${n}`).join(", ") || "none";
+    console.log(`readyz       ${r.url}  asked ${l.count}  ms p50 ${l.p50}  p99 ${l.p99}  max ${l.max}  not 200: ${bad}`);
+  }
+  if (values.json) writeFileSync(values.json, JSON.stringify(readyz.length > 0 ? { ...report, readiness: readyz } : report, null, 2));
   if (values.html) writeFileSync(values.html, renderHtmlReport(report));
   return report.messages.deliveryRatio === 1 && report.messages.duplicates === 0 ? 0 : 1;
 }
