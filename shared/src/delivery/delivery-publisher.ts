@@ -43,9 +43,9 @@ export function createDeliveryPublisher({ producer, registry, topicPrefix, sendT
       return written;
     },
 
-    /** One record on every live gateway's topic; returns how many gateways it went to. */
+    /** One record on the topic of every gateway the registry knows; returns how many gateways it went to. */
     async broadcast(event: BroadcastEvent): Promise<number> {
-      const gateways = await registry.liveGateways();
+      const gateways = await registry.knownGateways();
       if (gateways.length === 0) return 0;
       const value = JSON.stringify(event);
       await sendBatchUntil(

@@ -57,7 +57,7 @@ async function execAll(pipeline: ChainableCommander): Promise<Array<[Error | nul
 export interface ConnectionRegistryOptions {
   redis: Redis;
   keys: RedisKeys;
-  /** A gateway counts as alive while its last heartbeat is younger than this. @default 15000 */
+  /** A gateway whose last heartbeat is older than this counts as dead, to be swept. @default 15000 */
   gatewayTtlMs?: number;
 }
 
@@ -65,18 +65,15 @@ export interface ConnectionRegistryOptions {
  * Which gateways each user is connected to, in Redis. Gateways write it (register on
  * connect, unregister on disconnect, heartbeat); the message service reads it to route
  * delivery events; a sweep removes the share of a gateway that stopped heart-beating.
+ *
+ * Routing trusts the registry's entries, not the heartbeats' age: a Redis that hung for longer
+ * than the TTL holds every gateway's heartbeat equally old when it answers again, and judged by
+ * age, connected devices would look connected nowhere and their messages would go to no
+ * gateway. A dead gateway keeps its entries until a sweep removes them (TTL plus a sweep
+ * interval); what is written to its topic meanwhile is read by nobody, and its devices catch up
+ * from history on the gateway they reconnect to.
  */
 export function createConnectionRegistry({ redis, keys, gatewayTtlMs = 15_000 }: ConnectionRegistryOptions) {
-  let aliveCache: { at: number; ids: Set<string> } | undefined;
-
-  async function aliveGateways(): Promise<Set<string>> {
-    const now = Date.now();
-    if (aliveCache && now - aliveCache.at < 1000) return aliveCache.ids;
-    const ids = await redis.zrangebyscore(keys.gateways(), now - gatewayTtlMs, "+inf");
-    aliveCache = { at: now, ids: new Set(ids) };
-    return aliveCache.ids;
-  }
-
   return {
     gatewayTtlMs,
 
@@ -114,24 +111,24 @@ export function createConnectionRegistry({ redis, keys, gatewayTtlMs = 15_000 }:
       await execAll(pipeline);
     },
 
-    /** Live gateways holding a connection of each user (users with none are absent). */
+    /** The gateways holding a connection of each user (users with none are absent). */
     async gatewaysOf(userIds: string[]): Promise<Map<string, string[]>> {
       const unique = [...new Set(userIds)];
       const result = new Map<string, string[]>();
       if (unique.length === 0) return result;
-      const alive = await aliveGateways();
       const pipeline = redis.pipeline();
       for (const id of unique) pipeline.hkeys(keys.userGateways(id));
       const replies = await execAll(pipeline);
       unique.forEach((id, i) => {
-        const gws = ((replies[i]?.[1] as string[] | undefined) ?? []).filter((gw) => alive.has(gw));
+        const gws = (replies[i]?.[1] as string[] | undefined) ?? [];
         if (gws.length > 0) result.set(id, gws);
       });
       return result;
     },
 
-    async liveGateways(): Promise<string[]> {
-      return [...(await aliveGateways())];
+    /** Every gateway that heart-beats, or did until it died and is not swept yet. */
+    async knownGateways(): Promise<string[]> {
+      return redis.zrange(keys.gateways(), 0, -1);
     },
 
     /** Gateways whose last heartbeat is older than the TTL. */

@@ -22,10 +22,19 @@ export interface PresenceDeps {
  * its users offline. Each heartbeat also checks that the registry still holds this gateway's
  * connections and writes them back if not (Redis restarted empty, or this gateway was paused
  * long enough to be swept): otherwise its users would silently stop getting messages.
+ *
+ * A heartbeat missing from the registry proves a gateway dead only if the registry could have
+ * taken it. When Redis hangs (a long pause, a frozen VM), nobody's heartbeat lands, and once it
+ * answers again every other gateway looks dead for a moment: sweeping them would take their
+ * connected users offline and route their messages nowhere. So this gateway sweeps only after
+ * the registry has answered its own heartbeats on time for a whole TTL, and only on an answer
+ * to the sweep's own question that came on time.
  */
 export function createPresence({ gatewayId, registry, messages, delivery, logger, heartbeatMs, sweepMs, localDevices }: PresenceDeps) {
   const log = logger.child({ component: "presence" });
   const timers: NodeJS.Timeout[] = [];
+  /** Since when the registry has answered this gateway's heartbeats within a heartbeat interval. */
+  let promptSince = Date.now();
 
   async function announce(userIds: string[], online: boolean): Promise<void> {
     for (const userId of userIds) {
@@ -40,7 +49,14 @@ export function createPresence({ gatewayId, registry, messages, delivery, logger
   }
 
   async function heartbeat(): Promise<void> {
-    await registry.heartbeat(gatewayId);
+    const asked = Date.now();
+    try {
+      await registry.heartbeat(gatewayId);
+    } catch (err) {
+      promptSince = Date.now();
+      throw err;
+    }
+    if (Date.now() - asked > heartbeatMs) promptSince = Date.now();
     const devices = localDevices();
     if (devices.size === 0 || (await registry.holdsConnectionsOf(gatewayId))) return;
     await registry.restore(gatewayId, devices);
@@ -48,7 +64,14 @@ export function createPresence({ gatewayId, registry, messages, delivery, logger
   }
 
   async function sweep(): Promise<void> {
-    for (const dead of await registry.deadGateways()) {
+    const asked = Date.now();
+    const stale = await registry.deadGateways();
+    const now = Date.now();
+    if (now - asked > heartbeatMs || now - promptSince < registry.gatewayTtlMs) {
+      if (stale.some((gw) => gw !== gatewayId)) log.info({ stale, promptForMs: now - promptSince }, "not sweeping: the registry has not answered on time for a whole TTL");
+      return;
+    }
+    for (const dead of stale) {
       if (dead === gatewayId) continue;
       const offline = await registry.sweepGateway(dead);
       if (offline === undefined) continue;
