@@ -109,14 +109,23 @@ function brokerKill(): FaultScenario {
   };
 }
 
-function brokerStop(): FaultScenario {
+/** A component's process, checked to be what it should be before it is signalled. */
+function componentProcess(name: string, program: string): { name: string; pid: number } {
+  const pid = pidFromFile(name);
+  if (pid === undefined) throw new Error(`${name} is not running: is the stack up?`);
+  if (!commandLine(pid).includes(program)) throw new Error(`pid ${pid} of ${name} is not ${program}: not signalling it`);
+  return { name, pid };
+}
+
+/** SIGSTOP, `holdMs`, SIGCONT: a dependency that hangs (a long GC, a frozen VM) instead of dying. */
+function processStop(scenario: string, description: string, holdMs: number, victim: () => { name: string; pid: number }): FaultScenario {
   let stopped: number | undefined;
   return {
-    name: "broker-stop",
-    description: `SIGSTOP the Kafka broker on ${VICTIM_BROKER_PORT} for 20 s (a hung broker), then SIGCONT`,
-    holdMs: 20_000,
+    name: scenario,
+    description,
+    holdMs,
     async inject(ctx) {
-      const { name, pid } = victimBroker();
+      const { name, pid } = victim();
       ctx.log(`SIGSTOP ${name} (pid ${pid})`);
       // Recorded first: whatever happens next, the CLI's exit handler sends SIGCONT.
       ctx.stopped.add(pid);
@@ -202,12 +211,18 @@ function rabbitmqRestart(): FaultScenario {
 export function faultScenarios(): FaultScenario[] {
   return [
     brokerKill(),
-    brokerStop(),
+    processStop("broker-stop", `SIGSTOP the Kafka broker on ${VICTIM_BROKER_PORT} for 20 s (a hung broker), then SIGCONT`, 20_000, victimBroker),
     serviceKill("message-1", "SIGKILL message-1 (of 2): its partitions move to message-2; supervisord restarts it"),
     serviceKill("gateway-3000", "SIGKILL gateway-3000: its devices reconnect to gateway-3001 with resume; supervisord restarts it"),
     restartComponent("redis", "stack.sh down redis (presence, sessions, rate limits), 5 s, up again", 5000),
     rabbitmqRestart(),
     restartComponent("mongo", "restart the Mongo-wire server (down, 5 s, up)", 5000),
+    processStop("mongo-stop", "SIGSTOP the Mongo-wire server for 20 s (a hung store: connections stay open, nothing answers), then SIGCONT", 20_000, () =>
+      componentProcess("mongo", "MongoWireServer"),
+    ),
+    processStop("redis-stop", "SIGSTOP Redis for 20 s (hung presence and sessions: connections stay open, nothing answers), then SIGCONT", 20_000, () =>
+      componentProcess("redis", "redis-server"),
+    ),
   ];
 }
 
