@@ -1,12 +1,11 @@
 import type { z } from "zod";
 import { z as zod } from "zod";
-import { baseEnv, internalEnv, kafkaEnv, mongoEnv, pemKeyEnv, port, positiveInt, presenceEnv, redisEnv } from "@chat/shared";
+import { baseEnv, internalEnv, kafkaEnv, mongoEnv, pemKeyEnv, port, positiveInt, redisEnv } from "@chat/shared";
 
 export const messageConfigSchema = baseEnv
   .merge(kafkaEnv)
   .merge(mongoEnv)
   .merge(redisEnv)
-  .merge(presenceEnv)
   .merge(internalEnv)
   .extend({
     /** HTTP port of the internal conversations/messages API. */

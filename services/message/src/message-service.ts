@@ -69,7 +69,7 @@ export function startMessageService(config: MessageConfig, options: MessageServi
 
       const producer = await kafka.createProducer();
       const batching = createBatchingProducer(producer);
-      const connections = createConnectionRegistry({ redis: redis.redis, keys, gatewayTtlMs: config.PRESENCE_GATEWAY_TTL_MS });
+      const connections = createConnectionRegistry({ redis: redis.redis, keys });
       const delivery = createDeliveryPublisher({ producer, registry: connections, topicPrefix: prefix });
       const processed = new Counter({
         name: "message_records_processed_total",

@@ -48,7 +48,7 @@ export const amqpEnv = z.object({
 export const presenceEnv = z.object({
   /** How often a gateway says it is alive. */
   PRESENCE_HEARTBEAT_MS: positiveInt(5_000),
-  /** A gateway silent this long is dead: its users go offline and it gets no deliveries. */
+  /** A gateway silent this long is dead: the next sweep takes its users offline, and with them its deliveries. */
   PRESENCE_GATEWAY_TTL_MS: positiveInt(15_000),
   /** How often gateways look for dead gateways to sweep. */
   PRESENCE_SWEEP_MS: positiveInt(5_000),
