@@ -77,6 +77,7 @@ export function startGateway(config: GatewayConfig, options: GatewayServiceOptio
         heartbeatMs: config.PRESENCE_HEARTBEAT_MS,
         sweepMs: config.PRESENCE_SWEEP_MS,
         localDevices: () => sessions.devicesByUser(),
+        onConnectionsRestored: () => core.reconnectAll(),
       });
       const actions = createChatActions({
         messages,

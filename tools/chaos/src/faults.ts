@@ -50,10 +50,16 @@ function victimBroker(): { name: string; pid: number } {
   return { name, pid };
 }
 
-async function killService(ctx: FaultContext, name: string): Promise<void> {
+/** A service's Node process, checked to be one before it is signalled. */
+async function serviceProcess(name: string): Promise<{ name: string; pid: number }> {
   const pid = await servicePid(name);
   if (pid === undefined) throw new Error(`${name} is not running`);
   if (!commandLine(pid).includes("node")) throw new Error(`pid ${pid} of ${name} is not a Node process: not signalling it`);
+  return { name, pid };
+}
+
+async function killService(ctx: FaultContext, name: string): Promise<void> {
+  const { pid } = await serviceProcess(name);
   ctx.log(`SIGKILL ${name} (pid ${pid})`);
   process.kill(pid, "SIGKILL");
 }
@@ -118,14 +124,14 @@ function componentProcess(name: string, program: string): { name: string; pid: n
 }
 
 /** SIGSTOP, `holdMs`, SIGCONT: a dependency that hangs (a long GC, a frozen VM) instead of dying. */
-function processStop(scenario: string, description: string, holdMs: number, victim: () => { name: string; pid: number }): FaultScenario {
+function processStop(scenario: string, description: string, holdMs: number, victim: () => { name: string; pid: number } | Promise<{ name: string; pid: number }>): FaultScenario {
   let stopped: number | undefined;
   return {
     name: scenario,
     description,
     holdMs,
     async inject(ctx) {
-      const { name, pid } = victim();
+      const { name, pid } = await victim();
       ctx.log(`SIGSTOP ${name} (pid ${pid})`);
       // Recorded first: whatever happens next, the CLI's exit handler sends SIGCONT.
       ctx.stopped.add(pid);
@@ -214,6 +220,12 @@ export function faultScenarios(): FaultScenario[] {
     processStop("broker-stop", `SIGSTOP the Kafka broker on ${VICTIM_BROKER_PORT} for 20 s (a hung broker), then SIGCONT`, 20_000, victimBroker),
     serviceKill("message-1", "SIGKILL message-1 (of 2): its partitions move to message-2; supervisord restarts it"),
     serviceKill("gateway-3000", "SIGKILL gateway-3000: its devices reconnect to gateway-3001 with resume; supervisord restarts it"),
+    processStop(
+      "gateway-stop",
+      "SIGSTOP gateway-3000 for 20 s, past the presence TTL (gateway-3001 sweeps its devices, which stay connected to it), then SIGCONT",
+      20_000,
+      () => serviceProcess("gateway-3000"),
+    ),
     restartComponent("redis", "stack.sh down redis (presence, sessions, rate limits), 5 s, up again", 5000),
     rabbitmqRestart(),
     restartComponent("mongo", "restart the Mongo-wire server (down, 5 s, up)", 5000),

@@ -94,4 +94,15 @@ describe("connection core", () => {
     expect(core.size).toBe(0);
     expect(events).toEqual(["online alice", "online alice", "offline alice", "last device of alice left", "offline alice"]);
   });
+
+  it("asks every device to reconnect, saying why, and forgets their sessions", async () => {
+    const { core, sessions } = fakeCore();
+    const reasons: string[] = [];
+    await core.open({ token: "alice", emit: noop, disconnect: (reason) => reasons.push(reason) });
+    await core.open({ token: "bob", emit: noop, disconnect: (reason) => reasons.push(reason) });
+    expect(core.reconnectAll()).toBe(2);
+    expect(reasons).toEqual([expect.stringMatching(/reconnect and resume/), expect.stringMatching(/reconnect and resume/)]);
+    expect(sessions.size).toBe(0);
+    expect(core.size).toBe(0);
+  });
 });

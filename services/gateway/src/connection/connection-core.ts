@@ -30,8 +30,11 @@ export interface Handshake {
 export interface OpenOptions extends Handshake {
   /** Sends a server event to this device in the transport's framing. */
   emit: ChatSession["emit"];
-  /** Ends the transport's connection (the core calls it on drain); it need not call `close()`. */
-  disconnect: () => void;
+  /**
+   * Ends the transport's connection so that the device reconnects (the core calls it on drain,
+   * and when the device must catch up); it need not call `close()`. `reason` is for the device.
+   */
+  disconnect: (reason: string) => void;
   /** The transport's own connection id, if it has one. */
   id?: string;
 }
@@ -115,7 +118,7 @@ export function createConnectionCore(deps: ConnectionCoreDeps) {
 
     constructor(
       readonly session: ChatSession,
-      readonly disconnect: () => void,
+      readonly disconnect: (reason: string) => void,
     ) {}
 
     async dispatch(event: string, payload: unknown, ack?: AckReply): Promise<void> {
@@ -151,6 +154,15 @@ export function createConnectionCore(deps: ConnectionCoreDeps) {
     return connection;
   }
 
+  function endAll(reason: string): number {
+    const all = [...live];
+    for (const connection of all) {
+      connection.disconnect(reason);
+      connection.close();
+    }
+    return all.length;
+  }
+
   return {
     admit,
     /** `admit` and `open` in one step, for transports whose handshake can wait for both. */
@@ -160,11 +172,16 @@ export function createConnectionCore(deps: ConnectionCoreDeps) {
     },
     /** Ends every connection (devices reconnect to another replica) and waits for their unregistration. */
     async drain(): Promise<void> {
-      for (const connection of [...live]) {
-        connection.disconnect();
-        connection.close();
-      }
+      endAll("gateway shutting down");
       await Promise.allSettled([...pendingUnregistrations]);
+    },
+    /**
+     * Ends every connection so that each device reconnects, here or elsewhere, and catches up
+     * with `resume`: for when the registry lost this gateway's connections for a while and
+     * what was sent to them meanwhile went to no gateway. Returns how many were ended.
+     */
+    reconnectAll(): number {
+      return endAll("reconnect and resume: this gateway's connections were missing from the registry");
     },
     /** Open connections on this gateway. */
     get size(): number {

@@ -12,6 +12,11 @@ export interface PresenceDeps {
   sweepMs: number;
   /** This gateway's connected devices per user, as it knows them: the truth the registry is restored from. */
   localDevices: () => Map<string, number>;
+  /**
+   * The registry had lost this gateway's connections and they were just written back. What was
+   * sent to these devices in between went to no gateway: they must catch up.
+   */
+  onConnectionsRestored: () => void;
 }
 
 /**
@@ -21,7 +26,9 @@ export interface PresenceDeps {
  * A gateway that dies silently stops heart-beating; any live gateway's sweep then takes
  * its users offline. Each heartbeat also checks that the registry still holds this gateway's
  * connections and writes them back if not (Redis restarted empty, or this gateway was paused
- * long enough to be swept): otherwise its users would silently stop getting messages.
+ * long enough to be swept): otherwise its users would silently stop getting messages. Those
+ * sent to them while their entries were missing went to no gateway, so their devices are then
+ * asked to reconnect, and catch up with `resume` as after any reconnect.
  *
  * A heartbeat missing from the registry proves a gateway dead only if the registry could have
  * taken it. When Redis hangs (a long pause, a frozen VM), nobody's heartbeat lands, and once it
@@ -30,7 +37,7 @@ export interface PresenceDeps {
  * the registry has answered its own heartbeats on time for a whole TTL, and only on an answer
  * to the sweep's own question that came on time.
  */
-export function createPresence({ gatewayId, registry, messages, delivery, logger, heartbeatMs, sweepMs, localDevices }: PresenceDeps) {
+export function createPresence({ gatewayId, registry, messages, delivery, logger, heartbeatMs, sweepMs, localDevices, onConnectionsRestored }: PresenceDeps) {
   const log = logger.child({ component: "presence" });
   const timers: NodeJS.Timeout[] = [];
   /** Since when the registry has answered this gateway's heartbeats within a heartbeat interval. */
@@ -60,7 +67,8 @@ export function createPresence({ gatewayId, registry, messages, delivery, logger
     const devices = localDevices();
     if (devices.size === 0 || (await registry.holdsConnectionsOf(gatewayId))) return;
     await registry.restore(gatewayId, devices);
-    log.warn({ users: devices.size }, "registry had lost this gateway's connections; restored them");
+    log.warn({ users: devices.size }, "registry had lost this gateway's connections; restored them, and asking their devices to reconnect and resume");
+    onConnectionsRestored();
   }
 
   async function sweep(): Promise<void> {

@@ -91,7 +91,7 @@ export async function startGrpcTransport({ logger, core, host, port, maxPayloadB
           token: bearerToken(call.metadata),
           resume: resumeOf(call.metadata),
           emit: (event, payload) => write(event, payload),
-          disconnect: () => end(grpc.status.UNAVAILABLE, "gateway shutting down"),
+          disconnect: (reason) => end(grpc.status.UNAVAILABLE, reason),
         })
         .then(
           (connection) => {

@@ -63,7 +63,7 @@ export function attachPlainWebSocket({ server, logger, core, maxPayloadBytes }: 
         connection = await core.open({
           ...handshake,
           emit: (event, payload) => send(ws, { type: event, data: payload }),
-          disconnect: () => ws.close(1001, "gateway shutting down"),
+          disconnect: (reason) => ws.close(1001, reason),
         });
         // The socket may have gone while the handshake ran.
         if (ws.readyState !== ws.OPEN) connection.close();

@@ -52,6 +52,7 @@ export function attachSocketIo({ server, core, maxPayloadBytes }: TransportDeps)
     const connection = socket.data.admission.open({
       id: socket.id,
       emit: socket.emit.bind(socket) as ChatSession["emit"],
+      // Socket.IO carries no reason (the reason argument lands after `true`, unused): the client sees "io server disconnect".
       disconnect: socket.disconnect.bind(socket, true),
     });
     // The admission (its claims and resume) is spent: nothing per socket keeps it.

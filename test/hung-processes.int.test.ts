@@ -1,8 +1,11 @@
-// A Redis that hangs instead of dying (SIGSTOP: connections stay open, nothing answers) for
-// twice the gateways' heartbeat TTL, under load. When it answers again every heartbeat in it is
-// equally old: judged by their age, every gateway would look dead at once, deliveries would go
-// to no gateway and sweeps would take connected users offline. Devices that stayed connected
-// must still get every acknowledged message, live.
+// Processes that hang instead of dying (SIGSTOP: connections stay open, nothing answers) for
+// twice the gateways' heartbeat TTL, under load. Devices that stay connected throughout must
+// still get every acknowledged message.
+// - Redis: when it answers again every heartbeat in it is equally old; judged by their age,
+//   every gateway would look dead at once, deliveries would go to no gateway and sweeps would
+//   take connected users offline.
+// - A gateway: the other one rightly sweeps it, and what is sent to its devices meanwhile goes
+//   to no gateway; once it runs again it must have them catch up.
 import { spawn, type ChildProcess } from "node:child_process";
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,7 +23,7 @@ const listening = (port: number) =>
     socket.on("error", () => resolve(false));
   });
 
-describe("a hung Redis under load (its own redis-server, 2 gateways)", () => {
+describe("hung processes under load (its own redis-server, 2 gateways)", () => {
   let redis: ChildProcess | undefined;
   let cluster: TestCluster | undefined;
 
@@ -40,15 +43,16 @@ describe("a hung Redis under load (its own redis-server, 2 gateways)", () => {
     redis?.kill("SIGTERM");
   }, 60_000);
 
-  it("delivers every message acknowledged around an 8 s hang to the devices that stayed connected", async () => {
+  /** SIGSTOP `pid` for twice the TTL under load, then SIGCONT: every acknowledged message must reach its devices. */
+  async function hangUnderLoad(pid: number, tag: string): Promise<void> {
     const c = cluster!;
-    const load = await startLoadOn(c, { pairs: 10, rate: 50, tag: "rf" });
+    const load = await startLoadOn(c, { pairs: 10, rate: 50, tag });
     try {
       // Longer than the TTL, so that every gateway has swept-worthy heartbeats by its clock.
       await sleep(TTL_MS + 2000);
-      process.kill(redis!.pid!, "SIGSTOP");
+      process.kill(pid, "SIGSTOP");
       await sleep(2 * TTL_MS);
-      process.kill(redis!.pid!, "SIGCONT");
+      process.kill(pid, "SIGCONT");
       await sleep(5_000);
       const drain = await load.drain({ timeoutMs: 30_000 });
       const report = load.report();
@@ -59,6 +63,19 @@ describe("a hung Redis under load (its own redis-server, 2 gateways)", () => {
       expect(report.duplicatesShown, figures(report)).toBe(0);
     } finally {
       await load.close();
+    }
+  }
+
+  it("Redis hangs 8 s: every acknowledged message reaches the devices, which stayed connected", async () => {
+    await hangUnderLoad(redis!.pid!, "rf");
+  }, 120_000);
+
+  it("a gateway hangs 8 s and is swept meanwhile: its devices catch up once it runs again", async () => {
+    const frozen = cluster!.gateways[0]!;
+    try {
+      await hangUnderLoad(frozen.child.pid!, "gf");
+    } finally {
+      process.kill(frozen.child.pid!, "SIGCONT");
     }
   }, 120_000);
 });
