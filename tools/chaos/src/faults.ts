@@ -123,7 +123,7 @@ function componentProcess(name: string, program: string): { name: string; pid: n
   return { name, pid };
 }
 
-/** SIGSTOP, `holdMs`, SIGCONT: a dependency that hangs (a long GC, a frozen VM) instead of dying. */
+/** SIGSTOP, `holdMs`, SIGCONT: a process that hangs (a long GC, a frozen VM) instead of dying. */
 function processStop(scenario: string, description: string, holdMs: number, victim: () => { name: string; pid: number } | Promise<{ name: string; pid: number }>): FaultScenario {
   let stopped: number | undefined;
   return {
