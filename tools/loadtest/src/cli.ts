@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { renderHtmlReport } from "./report-html.ts";
+import { isLoopback } from "./loopback.ts";
 import { watchReadiness, type ReadinessFigures, type ReadinessWatch } from "./readiness-watch.ts";
 import { runLoad, type LoadReport } from "./run-load.ts";
 
@@ -63,6 +64,11 @@ async function main(): Promise<number> {
     return 2;
   }
   const watched = (values["watch-readyz"] ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  const offBox = watched.filter((url) => !isLoopback(url));
+  if (offBox.length > 0) {
+    console.error(`--watch-readyz: only loopback targets are allowed: ${offBox.join(", ")}`);
+    return 2;
+  }
   let watch: ReadinessWatch | undefined;
   let readiness: Promise<ReadinessFigures[]> | undefined;
   const report = await runLoad(

@@ -29,4 +29,8 @@ describe("watchReadiness", () => {
     expect(figures!.latencyMs.count).toBeGreaterThan(4);
     expect(figures!.latencyMs.max).toBe(100);
   });
+
+  it("refuses a target off this machine", () => {
+    expect(() => watchReadiness(["http://10.0.0.1:3000"])).toThrow(/only loopback/);
+  });
 });

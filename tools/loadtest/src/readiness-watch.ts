@@ -1,3 +1,4 @@
+import { assertLoopback } from "./loopback.ts";
 import { summarize, type Summary } from "./stats.ts";
 
 /** How one process's `/readyz` answered while the load ran. */
@@ -15,11 +16,13 @@ export interface ReadinessWatch {
 }
 
 /**
- * Asks each URL's `/readyz` every `intervalMs` (one request at a time per URL, each limited to
- * `timeoutMs`) until stopped: whether readiness keeps answering, and says 200, under load. A
- * probe that times out under load would make an orchestrator take a healthy process out.
+ * Asks each URL's `/readyz` (loopback only) every `intervalMs` (one request at a time per URL,
+ * each limited to `timeoutMs`) until stopped: whether readiness keeps answering, and says 200,
+ * under load. A probe that times out under load would make an orchestrator take a healthy
+ * process out.
  */
 export function watchReadiness(urls: string[], { intervalMs = 200, timeoutMs = 2000 }: { intervalMs?: number; timeoutMs?: number } = {}): ReadinessWatch {
+  urls.forEach(assertLoopback);
   let stopped = false;
   const loops = urls.map(async (url): Promise<ReadinessFigures> => {
     const times: number[] = [];
