@@ -43,11 +43,7 @@ const BROKERS = ["--brokers", "3"];
 const VICTIM_BROKER_PORT = 29092;
 
 function victimBroker(): { name: string; pid: number } {
-  const name = brokerOnPort(VICTIM_BROKER_PORT) ?? "kafka-3b-2";
-  const pid = pidFromFile(name);
-  if (pid === undefined) throw new Error(`broker ${name} (port ${VICTIM_BROKER_PORT}) is not running: is the stack up with --brokers 3?`);
-  if (!commandLine(pid).includes("java")) throw new Error(`pid ${pid} of ${name} is not a JVM: not signalling it`);
-  return { name, pid };
+  return componentProcess(brokerOnPort(VICTIM_BROKER_PORT) ?? "kafka-3b-2", "java", `is the stack up with --brokers 3 (port ${VICTIM_BROKER_PORT})?`);
 }
 
 /** A service's Node process, checked to be one before it is signalled. */
@@ -116,9 +112,9 @@ function brokerKill(): FaultScenario {
 }
 
 /** A component's process, checked to be what it should be before it is signalled. */
-function componentProcess(name: string, program: string): { name: string; pid: number } {
+function componentProcess(name: string, program: string, hint = "is the stack up?"): { name: string; pid: number } {
   const pid = pidFromFile(name);
-  if (pid === undefined) throw new Error(`${name} is not running: is the stack up?`);
+  if (pid === undefined) throw new Error(`${name} is not running: ${hint}`);
   if (!commandLine(pid).includes(program)) throw new Error(`pid ${pid} of ${name} is not ${program}: not signalling it`);
   return { name, pid };
 }

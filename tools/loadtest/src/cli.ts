@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { renderHtmlReport } from "./report-html.ts";
-import { isLoopback } from "./loopback.ts";
+import { assertLoopback } from "./loopback.ts";
 import { watchReadiness, type ReadinessFigures, type ReadinessWatch } from "./readiness-watch.ts";
 import { runLoad, type LoadReport } from "./run-load.ts";
 
@@ -64,9 +64,10 @@ async function main(): Promise<number> {
     return 2;
   }
   const watched = (values["watch-readyz"] ?? "").split(",").map((s) => s.trim()).filter(Boolean);
-  const offBox = watched.filter((url) => !isLoopback(url));
-  if (offBox.length > 0) {
-    console.error(`--watch-readyz: only loopback targets are allowed: ${offBox.join(", ")}`);
+  try {
+    watched.forEach(assertLoopback);
+  } catch (err) {
+    console.error(`--watch-readyz: ${(err as Error).message}`);
     return 2;
   }
   let watch: ReadinessWatch | undefined;
