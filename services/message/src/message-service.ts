@@ -135,6 +135,7 @@ export function startMessageService(config: MessageConfig, options: MessageServi
               onPersisted: (n) => persisted.inc(n),
             }),
             handling,
+            lingerMs: config.KAFKA_FETCH_LINGER_MS,
           });
         },
       });
@@ -156,6 +157,7 @@ export function startMessageService(config: MessageConfig, options: MessageServi
             chunkRecords,
             handle: createReadHandler({ conversations, messages, delivery }),
             handling,
+            lingerMs: config.KAFKA_FETCH_LINGER_MS,
           }),
       });
 

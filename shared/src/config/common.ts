@@ -22,6 +22,13 @@ export const kafkaEnv = z.object({
   KAFKA_REPLICATION_FACTOR: positiveInt(1),
   /** Prepended to every topic name, so several clusters (or test runs) can share brokers. */
   KAFKA_TOPIC_PREFIX: z.string().regex(/^[A-Za-z0-9._-]*$/, "letters, digits, '.', '_' and '-' only").default(""),
+  /**
+   * How long a pipeline consumer (a gateway's deliveries, the message service's topics) waits
+   * after handling what a fetch brought before it fetches again, so that the next fetch, and the
+   * store write, produce and commit that follow it, carry more records. Costs at most this much
+   * latency per hop, and nothing while a topic is idle. 0 fetches again at once.
+   */
+  KAFKA_FETCH_LINGER_MS: z.coerce.number().int().min(0).max(1000).default(25),
 });
 
 export const mongoEnv = z.object({

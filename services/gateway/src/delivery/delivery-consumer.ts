@@ -1,5 +1,5 @@
 import type { Consumer } from "kafkajs";
-import type { Logger } from "@chat/shared";
+import { sleep, type Logger } from "@chat/shared";
 import { deliveryEventSchema, type DeliveryEvent } from "@chat/shared/contracts";
 import type { GatewayMetrics } from "../gateway-metrics.ts";
 import { deliverEntry, type LocalSessions } from "../connection/sessions.ts";
@@ -84,13 +84,15 @@ export interface DeliveryConsumerDeps {
   sessions: LocalSessions;
   logger: Logger;
   metrics: GatewayMetrics;
+  /** A pause after a fetch's events are handed out, before the next fetch (KAFKA_FETCH_LINGER_MS). @default 0 */
+  lingerMs?: number;
 }
 
 /**
  * Reads this gateway's own delivery topic (and nothing else): its delivery work grows
  * with its own users, not with the number of gateways.
  */
-export async function runDeliveryConsumer(consumer: Consumer, { topic, sessions, logger, metrics }: DeliveryConsumerDeps): Promise<void> {
+export async function runDeliveryConsumer(consumer: Consumer, { topic, sessions, logger, metrics, lingerMs = 0 }: DeliveryConsumerDeps): Promise<void> {
   // A gateway's group has committed offsets from its first event on; `fromBeginning` only
   // matters when an offset is missing or out of range, and then a replay (which devices
   // de-duplicate by messageId) beats skipping to the end and losing what was in between.
@@ -121,6 +123,9 @@ export async function runDeliveryConsumer(consumer: Consumer, { topic, sessions,
       if (last) {
         resolveOffset(last.offset);
         commits.delivered(batch.partition, last.offset);
+        // kafkajs fetches again only once every batch of the last fetch is through here: the
+        // next fetch brings what came meanwhile (fewer requests per event, at most lingerMs later).
+        if (lingerMs > 0) await sleep(lingerMs);
       }
       await heartbeat();
     },

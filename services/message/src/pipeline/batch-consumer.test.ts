@@ -184,4 +184,19 @@ describe("runBatchConsumer", () => {
     const dead = dlq.sent.flatMap((b) => b.topicMessages!.flatMap((t) => t.messages.map((m) => m.headers)));
     expect(dead).toEqual([{ reason: "REFUSED", "source-topic": "t", "source-partition": "1", "source-offset": "100" }]);
   });
+
+  it("lingers after a fetch's records are committed, so the next fetch waits, and not after an empty one", async () => {
+    const { consumer, commits, deliver } = fakeConsumer();
+    await runBatchConsumer(consumer, { ...options(fakeProducer().producer), lingerMs: 200, handle: async () => [] });
+    let done = false;
+    const running = deliver(['{"n":1}']).then(() => (done = true));
+    await new Promise((r) => setTimeout(r, 100));
+    // Committed already, but kafkajs is not yet told the fetch is through.
+    expect(commits).toEqual(["0:101"]);
+    expect(done).toBe(false);
+    await running;
+    const started = Date.now();
+    await deliver([]);
+    expect(Date.now() - started).toBeLessThan(100);
+  });
 });

@@ -41,6 +41,12 @@ export interface BatchConsumerOptions<S extends z.ZodTypeAny> {
   handleTimeoutMs?: number;
   /** Told how each partition's chunks fare (the supervisor's, so `/readyz` shows a stall). */
   handling?: HandlingReport;
+  /**
+   * A pause after a fetch's records are handled and committed, before the next fetch: the next
+   * one then brings what came meanwhile, and one `handle` serves more records (KAFKA_FETCH_LINGER_MS).
+   * @default 0
+   */
+  lingerMs?: number;
 }
 
 interface Parsed<T> {
@@ -71,7 +77,7 @@ interface Parsed<T> {
  * restart; docs/reliability.md).
  */
 export async function runBatchConsumer<S extends z.ZodTypeAny>(consumer: Consumer, opts: BatchConsumerOptions<S>): Promise<void> {
-  const { dlqProducer, topic, dlqTopic, schema, logger, chunkSize = 500, partitionsConsumedConcurrently = 16, retryMinDelayMs = 250, retryMaxDelayMs = 2000, handleTimeoutMs = 45_000 } = opts;
+  const { dlqProducer, topic, dlqTopic, schema, logger, chunkSize = 500, partitionsConsumedConcurrently = 16, retryMinDelayMs = 250, retryMaxDelayMs = 2000, handleTimeoutMs = 45_000, lingerMs = 0 } = opts;
   type Refused = Array<{ record: z.infer<S>; reason: string }>;
 
   /** One `handle` for the chunks of a turn; each chunk gets back its own refused records. */
@@ -177,6 +183,8 @@ export async function runBatchConsumer<S extends z.ZodTypeAny>(consumer: Consume
       const keepAlive = setInterval(() => void payload.heartbeat().catch(() => undefined), 1000);
       try {
         await consumeBatch(payload);
+        // kafkajs fetches again only once every batch of the last fetch is through here.
+        if (lingerMs > 0 && payload.batch.messages.length > 0 && payload.isRunning() && !payload.isStale()) await sleep(lingerMs);
       } finally {
         clearInterval(keepAlive);
       }

@@ -73,6 +73,7 @@ export function createSearchFeature(deps: SearchFeatureDeps) {
               processed: deps.processed,
               handle: index,
               handling,
+              lingerMs: config.KAFKA_FETCH_LINGER_MS,
             }),
         });
       } else if (!up && indexer) {
