@@ -103,7 +103,7 @@ export function startGateway(config: GatewayConfig, options: GatewayServiceOptio
         config: { groupId: `${prefix}gateway.${gatewayId}`, sessionTimeout: config.KAFKA_SESSION_TIMEOUT_MS, heartbeatInterval: Math.floor(config.KAFKA_SESSION_TIMEOUT_MS / 5) },
         logger: log,
         registry: metrics,
-        start: (consumer) => runDeliveryConsumer(consumer, { topic: deliveryTopic, sessions, logger: log, metrics: gatewayMetrics, lingerMs: config.KAFKA_FETCH_LINGER_MS }),
+        start: (consumer) => runDeliveryConsumer(consumer, { topic: deliveryTopic, partitions: config.KAFKA_DELIVERY_PARTITIONS, sessions, logger: log, metrics: gatewayMetrics, lingerMs: config.KAFKA_FETCH_LINGER_MS }),
       });
       await presence.start();
 

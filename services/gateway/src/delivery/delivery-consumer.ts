@@ -84,6 +84,8 @@ export interface DeliveryConsumerDeps {
   sessions: LocalSessions;
   logger: Logger;
   metrics: GatewayMetrics;
+  /** The topic's partitions: a fetch's batches are all handed out side by side, so they linger together. */
+  partitions: number;
   /** A pause after a fetch's events are handed out, before the next fetch (KAFKA_FETCH_LINGER_MS). @default 0 */
   lingerMs?: number;
 }
@@ -92,14 +94,14 @@ export interface DeliveryConsumerDeps {
  * Reads this gateway's own delivery topic (and nothing else): its delivery work grows
  * with its own users, not with the number of gateways.
  */
-export async function runDeliveryConsumer(consumer: Consumer, { topic, sessions, logger, metrics, lingerMs = 0 }: DeliveryConsumerDeps): Promise<void> {
+export async function runDeliveryConsumer(consumer: Consumer, { topic, partitions, sessions, logger, metrics, lingerMs = 0 }: DeliveryConsumerDeps): Promise<void> {
   // A gateway's group has committed offsets from its first event on; `fromBeginning` only
   // matters when an offset is missing or out of range, and then a replay (which devices
   // de-duplicate by messageId) beats skipping to the end and losing what was in between.
   await consumer.subscribe({ topic, fromBeginning: true });
   const commits = commitEverySecond(consumer, topic, logger);
   await consumer.run({
-    partitionsConsumedConcurrently: 3,
+    partitionsConsumedConcurrently: partitions,
     autoCommit: false,
     eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
       for (const message of batch.messages) {
