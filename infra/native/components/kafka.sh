@@ -180,17 +180,39 @@ kafka_start() {
   id=0
   for name in $(kafka_names "$mode"); do
     id=$((id + 1))
-    # shellcheck disable=SC2086,SC2046 # KAFKA_HEAP_OPTS is a list of JVM flags; the agent flag has no spaces
-    proc_start "$name" "$LOGS/$name.log" -- java $KAFKA_HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-      -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true $(kafka_jmx_args "$(kafka_port "$mode" "$id")") \
-      -Dlog4j.configuration="file:$CONF/kafka-log4j.properties" -Dkafka.logs.dir="$LOGS" \
-      -cp "$KAFKA_LIBS/*" kafka.Kafka "$CONF/$name.properties"
+    _kafka_launch "$mode" "$id" "$name"
   done
   prometheus_kafka_targets "$mode"
 }
 
+# _kafka_launch MODE ID NAME: starts one broker whose config and data dir are ready.
+_kafka_launch() {
+  local mode="$1" id="$2" name="$3"
+  # shellcheck disable=SC2086,SC2046 # KAFKA_HEAP_OPTS is a list of JVM flags; the agent flag has no spaces
+  proc_start "$name" "$LOGS/$name.log" -- java $KAFKA_HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true $(kafka_jmx_args "$(kafka_port "$mode" "$id")") \
+    -Dlog4j.configuration="file:$CONF/kafka-log4j.properties" -Dkafka.logs.dir="$LOGS" \
+    -cp "$KAFKA_LIBS/*" kafka.Kafka "$CONF/$name.properties"
+}
+
 kafka_wait() {
-  local mode="$1" id=0 name port
+  local mode="$1" id=0 name port deadline
+  # The third broker's ports (39xxx) lie in Linux's ephemeral range: a client connection of any
+  # process may have been given one as its own port, and holds it while open and for a minute of
+  # TIME-WAIT after, which free_port cannot see (it is not a listener; seen in CI and here, from
+  # a client of the 1-broker stack). A broker that exited because a port was taken is started
+  # again until the TIME-WAIT is over.
+  for name in $(kafka_names "$mode"); do
+    id=$((id + 1))
+    deadline=$((SECONDS + 75))
+    until wait_port "$HOST" "$(kafka_port "$mode" "$id")" "$KAFKA_START_TIMEOUT" "$name"; do
+      if ((SECONDS >= deadline)) || ! grep -q "Address already in use" "$(proc_logfile "$name")"; then return 1; fi
+      say "$name: one of its ports is taken; starting it again in 3 s"
+      sleep 3
+      _kafka_launch "$mode" "$id" "$name"
+    done
+  done
+  id=0
   for name in $(kafka_names "$mode"); do
     id=$((id + 1))
     port="$(kafka_port "$mode" "$id")"
