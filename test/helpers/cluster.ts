@@ -84,41 +84,51 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     return svc;
   };
 
-  const auth = await spawn("auth", entries.auth, {}, authPort);
-  const messages = await Promise.all(messagePorts.map((p, i) => spawn(`message-${i}`, entries.message, {}, p)));
-  // Topics are created by the message service; gateways start once it is ready.
-  await Promise.all([auth, ...messages].map((s) => waitReady(s)));
-  const gatewayProcs = await Promise.all(
-    Array.from({ length: gateways }, async (_, i) => spawn(`gateway-${i}`, entries.gateway, { GATEWAY_ID: `${id}-gw${i}`, GRPC_PORT: String(await freePort()) })),
-  );
-  // The scheduler's ops console lists this cluster's processes (scheduler and worker on the ports they get here).
-  const [schedulerPort, workerPort] = [await freePort(), await freePort()];
-  env.OPS_PROCESSES ??= [...[auth, ...messages, ...gatewayProcs].map((s) => `${s.name}=${s.url}`), `scheduler=http://127.0.0.1:${schedulerPort}`, `worker=http://127.0.0.1:${workerPort}`].join(",");
-  const scheduler = automessages ? await spawn("scheduler", entries.scheduler, {}, schedulerPort) : undefined;
-  const worker = automessages ? await spawn("worker", entries.worker, {}, workerPort) : undefined;
-  await Promise.all([...gatewayProcs, ...(scheduler ? [scheduler] : []), ...(worker ? [worker] : [])].map((s) => waitReady(s)));
-
-  return {
-    gateways: gatewayProcs,
-    auth,
-    messages,
-    scheduler,
-    worker,
-    env,
-    spawn: async (name, entry, extraEnv, port) => {
-      const svc = await spawn(name, entry, extraEnv, port);
-      await waitReady(svc);
-      return svc;
-    },
-    stop: async () => {
-      const alive = started.filter((s) => s.child.exitCode === null && s.child.signalCode === null);
-      for (const svc of alive) svc.child.kill("SIGTERM");
-      await Promise.race([
-        Promise.all(alive.map((s) => s.exited)),
-        new Promise((resolve) => setTimeout(resolve, 15_000)),
-      ]);
-      for (const svc of alive) if (svc.child.exitCode === null) svc.child.kill("SIGKILL");
-      await removeClusterState(env);
-    },
+  /** Stops every process this cluster started, then removes its topics, groups, database and Redis keys. */
+  const stop = async () => {
+    const alive = started.filter((s) => s.child.exitCode === null && s.child.signalCode === null);
+    for (const svc of alive) svc.child.kill("SIGTERM");
+    await Promise.race([
+      Promise.all(alive.map((s) => s.exited)),
+      new Promise((resolve) => setTimeout(resolve, 15_000)),
+    ]);
+    for (const svc of alive) if (svc.child.exitCode === null) svc.child.kill("SIGKILL");
+    await removeClusterState(env);
   };
+
+  try {
+    const auth = await spawn("auth", entries.auth, {}, authPort);
+    const messages = await Promise.all(messagePorts.map((p, i) => spawn(`message-${i}`, entries.message, {}, p)));
+    // Topics are created by the message service; gateways start once it is ready.
+    await Promise.all([auth, ...messages].map((s) => waitReady(s)));
+    const gatewayProcs = await Promise.all(
+      Array.from({ length: gateways }, async (_, i) => spawn(`gateway-${i}`, entries.gateway, { GATEWAY_ID: `${id}-gw${i}`, GRPC_PORT: String(await freePort()) })),
+    );
+    // The scheduler's ops console lists this cluster's processes (scheduler and worker on the ports they get here).
+    const [schedulerPort, workerPort] = [await freePort(), await freePort()];
+    env.OPS_PROCESSES ??= [...[auth, ...messages, ...gatewayProcs].map((s) => `${s.name}=${s.url}`), `scheduler=http://127.0.0.1:${schedulerPort}`, `worker=http://127.0.0.1:${workerPort}`].join(",");
+    const scheduler = automessages ? await spawn("scheduler", entries.scheduler, {}, schedulerPort) : undefined;
+    const worker = automessages ? await spawn("worker", entries.worker, {}, workerPort) : undefined;
+    await Promise.all([...gatewayProcs, ...(scheduler ? [scheduler] : []), ...(worker ? [worker] : [])].map((s) => waitReady(s)));
+
+    return {
+      gateways: gatewayProcs,
+      auth,
+      messages,
+      scheduler,
+      worker,
+      env,
+      spawn: async (name, entry, extraEnv, port) => {
+        const svc = await spawn(name, entry, extraEnv, port);
+        await waitReady(svc);
+        return svc;
+      },
+      stop,
+    };
+  } catch (err) {
+    // A start that fails half-way (a port taken between freePort and listen, a process that
+    // never gets ready) must not leave the processes it did start running after the caller.
+    await stop().catch(() => undefined);
+    throw err;
+  }
 }
