@@ -136,6 +136,29 @@ describe.each([1, 3])("message delivery with %i gateway(s)", (gatewayCount) => {
     expect(delta[2]).toBeLessThanOrEqual(2);
   });
 
+  it("answers first sends to many conversations at once, each with its own ack (membership looked up together)", async () => {
+    const [a, b, c, outsider] = await Promise.all([registerUser(gw(0)), registerUser(gw(0)), registerUser(gw(0)), registerUser(gw(0))]);
+    const mine = await Promise.all(Array.from({ length: 30 }, (_, i) => createConversation(gw(0), a, [b, c], `group ${i}`)));
+    const theirs = await createConversation(gw(0), b, [c, outsider], "not a's");
+    const sa = await connect(0, a);
+    const targets = [...mine.map((conv) => conv.id), theirs.id, "no-such-conversation"];
+    // Sent in one go: the gateway has none of these conversations cached yet.
+    const acks = await Promise.all(targets.map((conversationId, i) => sa.request<{ messageId: string }>("send_message", { conversationId, content: `first ${i}`, clientMsgId: `burst-${i}` })));
+    const code = (ack: { ok: boolean; error?: { code: string } }) => (ack.ok ? "OK" : ack.error!.code);
+    expect(acks.map(code)).toEqual([...mine.map(() => "OK"), "NOT_A_MEMBER", "CONVERSATION_NOT_FOUND"]);
+    for (const [i, conv] of mine.entries()) {
+      const stored = await waitFor(
+        async () => {
+          const page = await history(gw(0), b, conv.id);
+          return page.messages.length > 0 ? page : undefined;
+        },
+        { timeoutMs: 15_000, what: `the message in ${conv.id}` },
+      );
+      expect(stored.messages).toHaveLength(1);
+      expect(stored.messages[0]).toMatchObject({ content: `first ${i}`, clientMsgId: `burst-${i}` });
+    }
+  });
+
   it("refuses bad events with an error ack or status and stores nothing", async () => {
     const [a, b, outsider] = await Promise.all([registerUser(gw(0)), registerUser(gw(0)), registerUser(gw(1))]);
     const conv = await createConversation(gw(0), a, [b]);

@@ -1,6 +1,6 @@
 import { Router } from "express";
 import { NotFoundError, validate } from "@chat/shared";
-import type { contactsRoute, participantsRoute } from "@chat/shared/contracts";
+import type { contactsRoute } from "@chat/shared/contracts";
 import {
   conversationIdParamsSchema,
   directConversationsRoute,
@@ -8,6 +8,7 @@ import {
   internalHistoryRoute,
   messageChangeRoute,
   messageParamsSchema,
+  participantsRoute,
   z,
 } from "@chat/shared/contracts";
 import type { RequestChange } from "../changes/request-change.ts";
@@ -44,11 +45,12 @@ export function createInternalRoutes({
     res.json(body);
   });
 
-  router.get("/conversations/:id/participants", async (req, res) => {
-    const { id } = validate(conversationIdParamsSchema, req.params, "path");
-    const conv = await conversations.findById(id);
-    if (!conv) throw new NotFoundError("Conversation not found", "CONVERSATION_NOT_FOUND");
-    const body: z.input<typeof participantsRoute.response> = { conversationId: id, participantIds: conv.participantIds };
+  router.post("/conversations/participants", async (req, res) => {
+    const { conversationIds } = validate(participantsRoute.body, req.body);
+    const docs = await conversations.findMany([...new Set(conversationIds)]);
+    const body: z.input<typeof participantsRoute.response> = {
+      conversations: docs.map((c) => ({ conversationId: c._id, participantIds: c.participantIds })),
+    };
     res.json(body);
   });
 

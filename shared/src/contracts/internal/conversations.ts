@@ -2,6 +2,9 @@ import { idSchema, z } from "../zod.ts";
 import { changeResultSchema, historyQuerySchema, historyResponseSchema } from "../http/conversations.ts";
 import { internalRoute } from "./route.ts";
 
+/** Conversations one participants request may name. */
+export const PARTICIPANTS_BATCH_MAX = 500;
+
 // The message service's internal routes (`/internal` on the message service, behind the
 // internal token). Callers have already authenticated the user they act for.
 
@@ -25,13 +28,17 @@ export const directConversationsRoute = internalRoute({
   }),
 });
 
-/** Who is in a conversation (gateways cache it: membership is fixed at creation). */
+/**
+ * Who is in each of these conversations (gateways cache it: membership is fixed at creation).
+ * A gateway asks for every conversation it misses at once: after a start or a reconnect storm
+ * that is hundreds at a time. Conversations that do not exist are left out of the answer.
+ */
 export const participantsRoute = internalRoute({
-  method: "GET",
-  path: "/internal/conversations/:id/participants",
-  body: undefined,
+  method: "POST",
+  path: "/internal/conversations/participants",
+  body: z.object({ conversationIds: z.array(idSchema).min(1).max(PARTICIPANTS_BATCH_MAX) }).strict(),
   query: undefined,
-  response: z.object({ conversationId: z.string(), participantIds: z.array(idSchema) }),
+  response: z.object({ conversations: z.array(z.object({ conversationId: z.string(), participantIds: z.array(idSchema) })) }),
 });
 
 /** A history page, as the public route gives it (gateways' resume). */
