@@ -120,7 +120,11 @@ describe("message and conversation stores: key lookups only", () => {
     const list = await conversations.listFor("alice", 10);
     expect(list.map((c) => c.id)).toEqual(["k1", "k2"]);
     expect(list[0]).toMatchObject({ lastSeq: 3, lastReadSeq: 2, unreadCount: 1, lastMessage: { content: "hi" } });
-    expect((await conversations.contactsOf("alice")).sort()).toEqual(["bob", "carol", "dave"]);
+    const contacts = await conversations.contactsOfMany(["alice", "carol", "nobody"]);
+    expect([...contacts.keys()].sort()).toEqual(["alice", "carol", "nobody"]);
+    expect(contacts.get("alice")!.sort()).toEqual(["bob", "carol", "dave"]);
+    expect(contacts.get("carol")!.sort()).toEqual(["alice", "bob", "dave"]);
+    expect(contacts.get("nobody")).toEqual([]);
     // An older message never moves lastSeq back.
     await conversations.advance([{ conversationId: "k1", lastSeq: 2, messageCount: 2, lastActivityAt: new Date(1500) }]);
     expect(await conversations.findById("k1")).toMatchObject({ lastSeq: 3, messageCount: 3, lastActivityAt: new Date(4000) });

@@ -4,21 +4,27 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createMessageClient } from "./message-client.ts";
 
 // A stand-in message service: conversation `c<n>` has participants `u<n>a` and `u<n>b`; `gone`
-// does not exist; asking for `broken` fails the whole request.
-describe("message client: participants", () => {
+// does not exist; asking for `broken` fails the whole request. Every user has one contact.
+describe("message client: participants and contacts", () => {
   let server: Server;
   let baseUrl: string;
   let requests: string[][] = [];
+  let contactRequests: string[][] = [];
   let delayMs = 0;
   beforeAll(async () => {
     server = createServer((req, res) => {
       let raw = "";
       req.on("data", (c: Buffer) => (raw += c));
       req.on("end", () => {
+        res.setHeader("content-type", "application/json");
+        if (req.url === "/internal/users/contacts") {
+          const { userIds } = JSON.parse(raw) as { userIds: string[] };
+          contactRequests.push(userIds);
+          return res.end(JSON.stringify({ users: userIds.map((userId) => ({ userId, contactIds: [`${userId}-friend`] })) }));
+        }
         const { conversationIds } = JSON.parse(raw) as { conversationIds: string[] };
         requests.push(conversationIds);
         setTimeout(() => {
-          res.setHeader("content-type", "application/json");
           if (req.url !== "/internal/conversations/participants" || req.headers["x-internal-token"] !== "t") {
             res.statusCode = 404;
             return res.end("{}");
@@ -38,6 +44,7 @@ describe("message client: participants", () => {
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
   beforeEach(() => {
     requests = [];
+    contactRequests = [];
     delayMs = 0;
   });
 
@@ -80,5 +87,15 @@ describe("message client: participants", () => {
     // Nothing failed is cached: the next call asks again.
     expect(await client.participantsOf("c2")).toEqual(["u2a", "u2b"]);
     expect(requests.at(-1)).toEqual(["c2"]);
+  });
+
+  it("asks for the contacts of many users in one request, never from a cache", async () => {
+    const client = createMessageClient({ baseUrl, internalToken: "t" });
+    const users = Array.from({ length: 250 }, (_, i) => `user${i}`);
+    const answers = await Promise.all(users.map((u) => client.contactsOf(u)));
+    expect(answers[3]).toEqual(["user3-friend"]);
+    expect(contactRequests.map((r) => r.length).sort((a, b) => b - a)).toEqual([200, 50]);
+    await client.contactsOf("user3");
+    expect(contactRequests).toHaveLength(3);
   });
 });

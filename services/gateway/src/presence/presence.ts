@@ -1,5 +1,5 @@
 import type { ConnectionRegistry, DeliveryPublisher, Logger } from "@chat/shared";
-import type { RecipientEvent } from "@chat/shared/contracts";
+import { CONTACTS_BATCH_MAX, type RecipientEvent } from "@chat/shared/contracts";
 import type { MessageClient } from "../backend/message-client.ts";
 
 export interface PresenceDeps {
@@ -43,15 +43,21 @@ export function createPresence({ gatewayId, registry, messages, delivery, logger
   /** Since when the registry has answered this gateway's heartbeats within a heartbeat interval. */
   let promptSince = Date.now();
 
+  // As many users at a time as one contacts request names (the message client asks for them
+  // together): a swept gateway's thousands of users take a few round trips, not one each.
   async function announce(userIds: string[], online: boolean): Promise<void> {
-    for (const userId of userIds) {
-      try {
-        const contacts = await messages.contactsOf(userId);
-        const events: RecipientEvent[] = contacts.map((recipientId) => ({ v: 1, type: "presence", recipientId, userId, online }));
-        await delivery.publish(events);
-      } catch (err) {
-        log.warn({ err, userId, online }, "presence announcement failed");
-      }
+    for (let i = 0; i < userIds.length; i += CONTACTS_BATCH_MAX) {
+      await Promise.all(
+        userIds.slice(i, i + CONTACTS_BATCH_MAX).map(async (userId) => {
+          try {
+            const contacts = await messages.contactsOf(userId);
+            const events: RecipientEvent[] = contacts.map((recipientId) => ({ v: 1, type: "presence", recipientId, userId, online }));
+            await delivery.publish(events);
+          } catch (err) {
+            log.warn({ err, userId, online }, "presence announcement failed");
+          }
+        }),
+      );
     }
   }
 

@@ -1,22 +1,19 @@
 import { Router } from "express";
 import { NotFoundError, validate } from "@chat/shared";
-import type { contactsRoute } from "@chat/shared/contracts";
 import {
+  contactsRoute,
   conversationIdParamsSchema,
   directConversationsRoute,
-  idSchema,
   internalHistoryRoute,
   messageChangeRoute,
   messageParamsSchema,
   participantsRoute,
-  z,
+  type z,
 } from "@chat/shared/contracts";
 import type { RequestChange } from "../changes/request-change.ts";
 import type { ConversationCreator } from "../conversations/conversation-creator.ts";
 import type { ConversationStore } from "../store/conversation-store.ts";
 import type { MessageStore } from "../store/message-store.ts";
-
-const userParamsSchema = z.object({ id: idSchema }).strict();
 
 /**
  * Service-to-service routes (gateways, AutoMessage worker), each with its contract in
@@ -70,9 +67,10 @@ export function createInternalRoutes({
     res.status(body.changeId ? 202 : 200).json(body);
   });
 
-  router.get("/users/:id/contacts", async (req, res) => {
-    const { id } = validate(userParamsSchema, req.params, "path");
-    const body: z.input<typeof contactsRoute.response> = { userId: id, contactIds: await conversations.contactsOf(id) };
+  router.post("/users/contacts", async (req, res) => {
+    const { userIds } = validate(contactsRoute.body, req.body);
+    const contacts = await conversations.contactsOfMany([...new Set(userIds)]);
+    const body: z.input<typeof contactsRoute.response> = { users: [...contacts].map(([userId, contactIds]) => ({ userId, contactIds })) };
     res.json(body);
   });
 

@@ -199,12 +199,19 @@ export function createConversationStore(db: Db) {
       return conversations.find({ _id: { $in: ids } }).toArray();
     },
 
-    /** Distinct co-participants of every conversation of `userId`. */
-    async contactsOf(userId: string): Promise<string[]> {
-      const docs = await conversationsOf(userId);
-      const ids = new Set<string>();
-      for (const d of docs) for (const p of d.participantIds) if (p !== userId) ids.add(p);
-      return [...ids];
+    /** Distinct co-participants of every conversation of each user: two key lookups for them all. */
+    async contactsOfMany(userIds: string[]): Promise<Map<string, string[]>> {
+      const inboxDocs = await inboxes.find({ _id: { $in: userIds } }).toArray();
+      const conversationIds = [...new Set(inboxDocs.flatMap((i) => i.conversationIds))];
+      const docs = conversationIds.length > 0 ? await conversations.find({ _id: { $in: conversationIds } }).toArray() : [];
+      const byId = new Map(docs.map((d) => [d._id, d]));
+      const contacts = new Map<string, string[]>(userIds.map((u) => [u, []]));
+      for (const inbox of inboxDocs) {
+        const ids = new Set<string>();
+        for (const id of inbox.conversationIds) for (const p of byId.get(id)?.participantIds ?? []) if (p !== inbox._id) ids.add(p);
+        contacts.set(inbox._id, [...ids]);
+      }
+      return contacts;
     },
 
     async listFor(userId: string, limit: number): Promise<Conversation[]> {

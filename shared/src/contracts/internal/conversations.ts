@@ -4,6 +4,8 @@ import { internalRoute } from "./route.ts";
 
 /** Conversations one participants request may name. */
 export const PARTICIPANTS_BATCH_MAX = 500;
+/** Users one contacts request may name. */
+export const CONTACTS_BATCH_MAX = 200;
 
 // The message service's internal routes (`/internal` on the message service, behind the
 // internal token). Callers have already authenticated the user they act for.
@@ -50,13 +52,16 @@ export const internalHistoryRoute = internalRoute({
   response: historyResponseSchema,
 });
 
-/** Everyone who shares a conversation with this user: who hears about their presence. */
+/**
+ * Everyone who shares a conversation with each of these users: who hears about their presence.
+ * Gateways ask for all the users whose presence changed at once (a start, a swept gateway).
+ */
 export const contactsRoute = internalRoute({
-  method: "GET",
-  path: "/internal/users/:id/contacts",
-  body: undefined,
+  method: "POST",
+  path: "/internal/users/contacts",
+  body: z.object({ userIds: z.array(idSchema).min(1).max(CONTACTS_BATCH_MAX) }).strict(),
   query: undefined,
-  response: z.object({ userId: idSchema, contactIds: z.array(idSchema) }),
+  response: z.object({ users: z.array(z.object({ userId: idSchema, contactIds: z.array(idSchema) })) }),
 });
 
 /**
