@@ -81,6 +81,11 @@ describe("message client: participants and contacts", () => {
     const [found, gone] = await Promise.allSettled([client.participantsOf("c1"), client.participantsOf("gone")]);
     expect(found).toEqual({ status: "fulfilled", value: ["u1a", "u1b"] });
     expect(gone).toMatchObject({ status: "rejected", reason: { code: "CONVERSATION_NOT_FOUND", status: 404 } });
+    // An id no conversation can have is refused alone, never asked for with the others.
+    const [ok, malformed] = await Promise.allSettled([client.participantsOf("c3"), client.participantsOf("not an id/..")]);
+    expect(ok).toEqual({ status: "fulfilled", value: ["u3a", "u3b"] });
+    expect(malformed).toMatchObject({ status: "rejected", reason: { code: "CONVERSATION_NOT_FOUND" } });
+    expect(requests.flat()).not.toContain("not an id/..");
     const failed = await Promise.allSettled([client.participantsOf("c2"), client.participantsOf("broken")]);
     expect(failed.map((r) => r.status)).toEqual(["rejected", "rejected"]);
     expect(failed[0]).toMatchObject({ reason: { code: "DEPENDENCY_UNAVAILABLE", retriable: true } });

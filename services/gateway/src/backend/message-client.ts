@@ -1,6 +1,6 @@
 import { createInternalClient, DependencyError, NotFoundError } from "@chat/shared";
 import { createBatchLoader } from "./batch-loader.ts";
-import { contactsRoute, internalHistoryRoute, messageChangeRoute, CONTACTS_BATCH_MAX, PARTICIPANTS_BATCH_MAX, participantsRoute, type z } from "@chat/shared/contracts";
+import { contactsRoute, internalHistoryRoute, messageChangeRoute, CONTACTS_BATCH_MAX, idSchema, PARTICIPANTS_BATCH_MAX, participantsRoute, type z } from "@chat/shared/contracts";
 
 export interface MessageClientOptions {
   baseUrl: string;
@@ -55,6 +55,8 @@ export function createMessageClient({ baseUrl, internalToken, cacheTtlMs = 300_0
     participantsOf(conversationId: string): Promise<string[]> {
       const hit = participants.get(conversationId);
       if (hit && Date.now() - hit.at < cacheTtlMs) return Promise.resolve(hit.ids);
+      // No conversation has such an id; asked for, it would fail the whole request it joined.
+      if (!idSchema.safeParse(conversationId).success) return Promise.reject(new NotFoundError("Conversation not found", "CONVERSATION_NOT_FOUND"));
       return participantsLoader.load(conversationId);
     },
 
