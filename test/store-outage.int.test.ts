@@ -14,7 +14,6 @@ import { startCluster, type TestCluster } from "./helpers/cluster.ts";
 import { startMongoWire, type MongoWireProcess } from "./helpers/mongo-wire.ts";
 import { freePort } from "./helpers/processes.ts";
 
-
 /** Group joins of each replica's message consumers so far (`kafka_consumer_joins_total`). */
 async function joins(cluster: TestCluster): Promise<Record<string, number>> {
   const out: Record<string, number> = {};

@@ -216,7 +216,6 @@ kafka_wait() {
   for name in $(kafka_names "$mode"); do
     id=$((id + 1))
     port="$(kafka_port "$mode" "$id")"
-    wait_port "$HOST" "$port" "$KAFKA_START_TIMEOUT" "$name"
     wait_log "$KAFKA_START_TIMEOUT" "$name" 'Kafka Server started'
     # The broker answers metadata and sees every broker of the cluster (all unfenced).
     wait_cmd "$KAFKA_START_TIMEOUT" "$name" -- node "$HERE/probe.mjs" kafka "$HOST" "$port" "$mode"

@@ -20,7 +20,7 @@ export interface MessageClientOptions {
  * Participants and contacts are looked up many at a time (`batch-loader.ts`). After a start or
  * a reconnect storm every conversation misses the cache and every user announces presence at
  * once; one request each used to queue hundreds of them on one message service for longer
- * than the caller's timeout (docs/benchmarks.md, "A stack just started").
+ * than the caller's timeout (docs/benchmarks.md, "Those refusals are gone").
  */
 export function createMessageClient({ baseUrl, internalToken, cacheTtlMs = 300_000, cacheMax = 50_000, lookupsInFlight = 2 }: MessageClientOptions) {
   const participants = new Map<string, { ids: string[]; at: number }>();
