@@ -24,6 +24,7 @@ export * from "./clients/batching-producer.ts";
 export * from "./clients/supervised-consumer.ts";
 export * from "./clients/send-batch.ts";
 export * from "./clients/internal-client.ts";
+export * from "./clients/replicas.ts";
 export * from "./messaging/pipeline-topics.ts";
 export * from "./messaging/send-record.ts";
 export * from "./delivery/delivery-publisher.ts";

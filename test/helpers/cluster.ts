@@ -72,7 +72,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     BCRYPT_COST: "4",
     INTERNAL_API_TOKEN: `internal-${id}`,
     AUTH_URL: `http://127.0.0.1:${authPort}`,
-    MESSAGE_URL: `http://127.0.0.1:${messagePorts[0]}`,
+    MESSAGE_URL: messagePorts.map((p) => `http://127.0.0.1:${p}`).join(","),
     // The ops console's charts sample this cluster's processes, never a Prometheus on the box.
     PROMETHEUS_URL: "",
     ...options.env,

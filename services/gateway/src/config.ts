@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { baseEnv, csv, internalEnv, kafkaEnv, pemKeyEnv, port, positiveInt, presenceEnv, redisEnv } from "@chat/shared";
+import { baseEnv, csv, urls, internalEnv, kafkaEnv, pemKeyEnv, port, positiveInt, presenceEnv, redisEnv } from "@chat/shared";
 
 export const gatewayConfigSchema = baseEnv
   .merge(kafkaEnv)
@@ -18,8 +18,8 @@ export const gatewayConfigSchema = baseEnv
       .optional(),
     /** Internal auth service base URL. */
     AUTH_URL: z.string().url().default("http://127.0.0.1:4001"),
-    /** Internal message service base URL. */
-    MESSAGE_URL: z.string().url().default("http://127.0.0.1:4002"),
+    /** The message service replicas' internal base URLs, comma-separated: internal calls and proxied REST are shared among them, past any that refuses connections. */
+    MESSAGE_URL: urls("http://127.0.0.1:4002,http://127.0.0.1:4012"),
     /** Origins allowed by CORS, comma-separated; "*" allows any. */
     CORS_ORIGINS: csv("*"),
     /** Largest accepted JSON body, in bytes. */

@@ -261,4 +261,24 @@ describe.each([1, 3])("message delivery with %i gateway(s)", (gatewayCount) => {
       await admin.disconnect();
     }
   });
+
+  // Last in the file: it stops one message replica for good.
+  it("goes on past a message replica that is gone: REST, first sends and deliveries through the other", async () => {
+    const [a, b] = await Promise.all([registerUser(gw(0)), registerUser(gw(0))]);
+    const before = await createConversation(gw(0), a, [b]);
+    const gone = cluster.messages[0]!;
+    gone.child.kill("SIGTERM");
+    await gone.exited;
+    // Every gateway lists both replicas (MESSAGE_URL) and shares its requests between them: with one
+    // replica listed, or without passing over a refusing one, these would fail.
+    const pages = await Promise.all(Array.from({ length: 6 }, () => history(gw(0), a, before.id)));
+    expect(pages.map((p) => p.messages.length)).toEqual([0, 0, 0, 0, 0, 0]);
+    const conv = await createConversation(gw(0), a, [b]);
+    const [sa, sb] = [await connect(0, a), await connect(0, b)];
+    // Not cached by the gateway yet: its membership is looked up on the replica that is left.
+    const ack = expectOk(await sa.request<{ messageId: string }>("send_message", { conversationId: conv.id, content: "still here", clientMsgId: uniqueName("one-left") }));
+    const [got] = await sb.waitForMessages(1, 30_000);
+    expect(got).toMatchObject({ messageId: ack.messageId, content: "still here" });
+    expect((await history(gw(0), b, conv.id)).messages.map((m) => m.messageId)).toEqual([ack.messageId]);
+  });
 });

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { amqpEnv, baseEnv, internalEnv, kafkaEnv, mongoEnv, port, positiveInt, redisEnv } from "@chat/shared";
+import { amqpEnv, baseEnv, internalEnv, kafkaEnv, mongoEnv, port, positiveInt, redisEnv, urls } from "@chat/shared";
 import { parseDuration } from "./automessages/duration.ts";
 
 const duration = (fallback: string) =>
@@ -114,8 +114,8 @@ export const workerConfigSchema = baseEnv
   .extend({
     /** HTTP port of the worker role (ops endpoints). */
     PORT: port(4004),
-    /** Internal message service base URL (direct conversations). */
-    MESSAGE_URL: z.string().url().default("http://127.0.0.1:4002"),
+    /** The message service replicas' internal base URLs, comma-separated (direct conversations; shared among them, past any that refuses connections). */
+    MESSAGE_URL: urls("http://127.0.0.1:4002,http://127.0.0.1:4012"),
     /** Unacknowledged AutoMessages one worker holds at a time (it handles them in batches of up to 100). */
     WORKER_PREFETCH: positiveInt(300),
   });

@@ -165,7 +165,7 @@ describe("AutoMessages", () => {
       // Between the worker and the message service: answers the flaky pair with a passing
       // failure twice, the broken pair always; the other pairs of a batch go through.
       const seen = new Map<string, number>();
-      const upstream = new URL(c.env.MESSAGE_URL!);
+      const upstream = new URL(c.env.MESSAGE_URL!.split(",")[0]!);
       const injected = { error: { code: "DEPENDENCY_UNAVAILABLE", message: "injected", retriable: true } };
       proxy = createServer((req, res) => {
         let body = "";

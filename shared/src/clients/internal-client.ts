@@ -2,11 +2,13 @@ import type { z } from "zod";
 import { AppError, DependencyError } from "../errors.ts";
 import { INTERNAL_TOKEN_HEADER } from "../http/require-internal.ts";
 import type { InternalRoute } from "../contracts/internal/route.ts";
+import { createReplicas } from "./replicas.ts";
 
 export interface InternalClientOptions {
   /** Names the callee in errors, e.g. "Auth service". */
   service: string;
-  baseUrl: string;
+  /** The callee's base URL, or its replicas' (shared in turn, refusing ones skipped: `replicas.ts`). */
+  baseUrl: string | readonly string[];
   internalToken: string;
   /** Per call. @default 5000 */
   timeoutMs?: number;
@@ -23,6 +25,7 @@ type Input<B, Q> = (B extends z.ZodTypeAny ? { body: z.input<B> } : { body?: und
  * retriable DependencyError.
  */
 export function createInternalClient({ service, baseUrl, internalToken, timeoutMs = 5000 }: InternalClientOptions) {
+  const replicas = createReplicas(typeof baseUrl === "string" ? [baseUrl] : baseUrl);
   return {
     async call<B extends z.ZodTypeAny | undefined, Q extends z.ZodTypeAny | undefined, R extends z.ZodTypeAny>(
       route: InternalRoute<B, Q, R>,
@@ -33,18 +36,19 @@ export function createInternalClient({ service, baseUrl, internalToken, timeoutM
         if (value === undefined) throw new Error(`${route.path}: missing parameter ${name}`);
         return encodeURIComponent(value);
       });
-      const url = new URL(path, baseUrl);
+      const query = new URLSearchParams();
       for (const [k, v] of Object.entries((input.query ?? {}) as Record<string, unknown>)) {
-        if (v !== undefined) url.searchParams.set(k, String(v));
+        if (v !== undefined) query.set(k, String(v));
       }
+      const target = query.size > 0 ? `${path}?${query}` : path;
+      const init: RequestInit = {
+        method: route.method,
+        headers: { [INTERNAL_TOKEN_HEADER]: internalToken, ...(input.body !== undefined ? { "content-type": "application/json" } : {}) },
+        body: input.body !== undefined ? JSON.stringify(input.body) : undefined,
+      };
       let res: Response;
       try {
-        res = await fetch(url, {
-          method: route.method,
-          headers: { [INTERNAL_TOKEN_HEADER]: internalToken, ...(input.body !== undefined ? { "content-type": "application/json" } : {}) },
-          body: input.body !== undefined ? JSON.stringify(input.body) : undefined,
-          signal: AbortSignal.timeout(timeoutMs),
-        });
+        res = await replicas.request((base) => fetch(new URL(target, base), { ...init, signal: AbortSignal.timeout(timeoutMs) }));
       } catch (err) {
         throw new DependencyError(`${service} unavailable`, err);
       }

@@ -18,4 +18,5 @@ export const csv = (fallback: string) =>
     )
     .pipe(z.array(z.string()).min(1, "needs at least one entry"));
 
-
+/** Comma-separated base URLs of one service's replicas (requests are shared among them). */
+export const urls = (fallback: string) => csv(fallback).pipe(z.array(z.string().url()));

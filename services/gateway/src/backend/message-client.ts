@@ -3,7 +3,7 @@ import { createBatchLoader } from "./batch-loader.ts";
 import { contactsRoute, internalHistoryRoute, messageChangeRoute, CONTACTS_BATCH_MAX, idSchema, PARTICIPANTS_BATCH_MAX, participantsRoute, type z } from "@chat/shared/contracts";
 
 export interface MessageClientOptions {
-  baseUrl: string;
+  baseUrl: string | readonly string[];
   internalToken: string;
   /** How long a conversation's participant list is kept; membership is fixed at creation. @default 300000 */
   cacheTtlMs?: number;

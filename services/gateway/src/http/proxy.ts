@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from "express";
-import { DependencyError, type Logger } from "@chat/shared";
+import { createReplicas, DependencyError, type Logger } from "@chat/shared";
 
 const FORWARDED_REQUEST_HEADERS = ["authorization", "content-type", "user-agent", "accept", "x-request-id"];
 const RETURNED_RESPONSE_HEADERS = ["content-type", "retry-after", "cache-control"];
@@ -11,10 +11,12 @@ function forwardedFor(req: Request): string {
 }
 
 /**
- * Forwards the request to an internal service and relays its answer. The body was already
- * parsed (size-limited, valid JSON) by the gateway; the internal service validates it.
+ * Forwards the request to an internal service (to its replicas in turn, past any that refuses
+ * connections: `createReplicas`) and relays its answer. The body was already parsed
+ * (size-limited, valid JSON) by the gateway; the internal service validates it.
  */
-export function proxyTo(baseUrl: string, logger: Logger, timeoutMs = 10_000): RequestHandler {
+export function proxyTo(baseUrls: readonly string[], logger: Logger, timeoutMs = 10_000): RequestHandler {
+  const replicas = createReplicas(baseUrls);
   return async (req, res) => {
     const headers: Record<string, string> = {};
     for (const name of FORWARDED_REQUEST_HEADERS) {
@@ -26,14 +28,12 @@ export function proxyTo(baseUrl: string, logger: Logger, timeoutMs = 10_000): Re
     if (hasBody) headers["content-type"] = "application/json";
     let upstream: Response;
     try {
-      upstream = await fetch(new URL(req.originalUrl, baseUrl), {
-        method: req.method,
-        headers,
-        body: hasBody ? JSON.stringify(req.body) : undefined,
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      const body = hasBody ? JSON.stringify(req.body) : undefined;
+      upstream = await replicas.request((base) =>
+        fetch(new URL(req.originalUrl, base), { method: req.method, headers, body, signal: AbortSignal.timeout(timeoutMs) }),
+      );
     } catch (err) {
-      logger.warn({ err, target: baseUrl, url: req.originalUrl }, "upstream unreachable");
+      logger.warn({ err, targets: baseUrls, url: req.originalUrl }, "upstream unreachable");
       throw new DependencyError("Upstream service unavailable", err);
     }
     res.status(upstream.status);

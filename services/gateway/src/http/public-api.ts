@@ -61,7 +61,7 @@ export function mountPublicApi(app: Express, { config, logger, verifier, limiter
   app.use("/api", express.json({ limit: config.BODY_LIMIT_BYTES, strict: true }));
 
   const auth = Router();
-  const toAuth = proxyTo(config.AUTH_URL, log);
+  const toAuth = proxyTo([config.AUTH_URL], log);
   auth.post("/register", perIp("auth-ip", config.RATE_LIMIT_AUTH_PER_IP), toAuth);
   auth.post("/login", perIp("auth-ip", config.RATE_LIMIT_AUTH_PER_IP), perAccount, toAuth);
   auth.post("/refresh", perIp("ip", config.RATE_LIMIT_PER_IP), toAuth);

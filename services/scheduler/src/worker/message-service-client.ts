@@ -6,7 +6,7 @@ import { directConversationsRoute } from "@chat/shared/contracts";
  * when missing. A pair the message service refuses (a user that no longer exists: 404, a bad id:
  * 400) comes back as its own, non-retriable error; the service unreachable is retriable.
  */
-export function createDirectConversations({ baseUrl, internalToken }: { baseUrl: string; internalToken: string }) {
+export function createDirectConversations({ baseUrl, internalToken }: { baseUrl: string | readonly string[]; internalToken: string }) {
   const messageService = createInternalClient({ service: "Message service", baseUrl, internalToken });
   return {
     /**
