@@ -1,6 +1,6 @@
 // CPU time of the native stack's processes, by kind, read from /proc (user + system): what a
 // benchmark divides by the messages it delivered.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pidFromFile, servicePid } from "@chat/chaos/src/stack-control.ts";
 
@@ -11,13 +11,41 @@ export interface ProcessKind {
   pids: number[];
 }
 
-function cpuMs(pid: number): number {
+/** CPU ms of a process (`/proc/PID`) or of one of its threads (`/proc/PID/task/TID`); 0 once it is gone. */
+function cpuMsAt(dir: string): number {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    const stat = readFileSync(`${dir}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(") ") + 2).split(" ");
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
   } catch {
     return 0; // gone: counts nothing from here on
   }
+}
+
+const cpuMs = (pid: number) => cpuMsAt(`/proc/${pid}`);
+
+/**
+ * CPU ms so far of the threads of `pid`, by thread name, a numbered pool's threads together
+ * (a JVM's "C2 CompilerThread0" and "...1" as "C2 CompilerThread#"; Linux keeps 15 characters).
+ */
+export function threadCpuMs(pid: number): Map<string, number> {
+  const byName = new Map<string, number>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return byName; // gone
+  }
+  for (const tid of tids) {
+    let name: string;
+    try {
+      name = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim().replace(/\d+$/, "#");
+    } catch {
+      continue;
+    }
+    byName.set(name, (byName.get(name) ?? 0) + cpuMsAt(`/proc/${pid}/task/${tid}`));
+  }
+  return byName;
 }
 
 const fromFiles = (names: string[]) => names.map((n) => pidFromFile(n)).filter((p): p is number => p !== undefined);
@@ -53,7 +81,7 @@ export function infrastructureProcesses(): [kafka: ProcessKind, store: ProcessKi
 }
 
 /** Each kind's CPU ms so far. */
-const cpuSample = (kinds: ProcessKind[]) => new Map(kinds.map((k) => [k.kind, k.pids.reduce((sum, pid) => sum + cpuMs(pid), 0)]));
+export const cpuSample = (kinds: ProcessKind[]) => new Map(kinds.map((k) => [k.kind, k.pids.reduce((sum, pid) => sum + cpuMs(pid), 0)]));
 
 /** Each kind's CPU ms between two samples. */
 const cpuBetween = (kinds: ProcessKind[], before: Map<string, number>, after: Map<string, number>) => new Map(kinds.map((k) => [k.kind, after.get(k.kind)! - before.get(k.kind)!]));
