@@ -43,18 +43,35 @@ export function createPresence({ gatewayId, registry, messages, delivery, logger
   /** Since when the registry has answered this gateway's heartbeats within a heartbeat interval. */
   let promptSince = Date.now();
 
+  /**
+   * The latest announcement this gateway began for each user. A user who leaves and comes back
+   * at once is announced offline, then online; their contacts are looked up in separate
+   * requests, which may come back in either order (to different message replicas). An
+   * announcement whose user has a newer one by the time it could publish is dropped: the newer
+   * one tells the user's current state, and contacts never see a stale "offline" last.
+   */
+  const latest = new Map<string, number>();
+  let begun = 0;
+
   // As many users at a time as one contacts request names (the message client asks for them
   // together): a swept gateway's thousands of users take a few round trips, not one each.
   async function announce(userIds: string[], online: boolean): Promise<void> {
+    const mine = new Map(userIds.map((userId) => [userId, ++begun]));
+    for (const [userId, n] of mine) latest.set(userId, n);
+    const current = (userId: string) => latest.get(userId) === mine.get(userId);
     for (let i = 0; i < userIds.length; i += CONTACTS_BATCH_MAX) {
       await Promise.all(
         userIds.slice(i, i + CONTACTS_BATCH_MAX).map(async (userId) => {
           try {
+            if (!current(userId)) return;
             const contacts = await messages.contactsOf(userId);
+            if (!current(userId)) return;
             const events: RecipientEvent[] = contacts.map((recipientId) => ({ v: 1, type: "presence", recipientId, userId, online }));
             await delivery.publish(events);
           } catch (err) {
             log.warn({ err, userId, online }, "presence announcement failed");
+          } finally {
+            if (current(userId)) latest.delete(userId);
           }
         }),
       );
