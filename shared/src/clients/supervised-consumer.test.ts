@@ -6,7 +6,7 @@ import { createLogger } from "../logger.ts";
 import { waitFor } from "../testing/wait-for.ts";
 import { superviseConsumer, type HandlingReport } from "./supervised-consumer.ts";
 
-const EVENTS = { GROUP_JOIN: "consumer.group_join", REBALANCING: "consumer.rebalancing", CRASH: "consumer.crash" } as const;
+const EVENTS = { GROUP_JOIN: "consumer.group_join", REBALANCING: "consumer.rebalancing", CRASH: "consumer.crash", END_BATCH_PROCESS: "consumer.end_batch_process" } as const;
 
 /** The slice of a kafkajs consumer the supervisor uses, driven by the test. */
 class FakeConsumer extends EventEmitter {
@@ -24,8 +24,11 @@ class FakeConsumer extends EventEmitter {
     this.connected = false;
     this.disconnects++;
   }
-  join() {
-    this.emit(EVENTS.GROUP_JOIN, { payload: {} });
+  join(memberAssignment: Record<string, number[]> = {}) {
+    this.emit(EVENTS.GROUP_JOIN, { payload: { memberAssignment } });
+  }
+  batchDone(topic: string, partition: number, offsetLag: number) {
+    this.emit(EVENTS.END_BATCH_PROCESS, { payload: { topic, partition, offsetLag: String(offsetLag) } });
   }
   crash(restart: boolean) {
     this.emit(EVENTS.CRASH, { payload: { error: new Error("Broker 2 not found in the cached metadata"), restart } });
@@ -61,6 +64,23 @@ function setup(options: { failFirstConnects?: number; stuckAfterMs?: number; sta
 }
 
 describe("superviseConsumer", () => {
+  it("shows the lag of the partitions it holds, and drops those a rebalance took away", async () => {
+    const { supervised, started, registry } = setup();
+    await waitFor(() => started.length === 1);
+    const c = started[0]!;
+    c.join({ t: [0, 1] });
+    c.batchDone("t", 0, 5);
+    c.batchDone("t", 1, 7);
+    const lags = async () => (await registry.getSingleMetric("kafka_consumer_lag")!.get()).values.map((v) => `${v.labels.partition}=${v.value}`).sort();
+    expect(await lags()).toEqual(["0=5", "1=7"]);
+    // Partition 1 moved to another member: its last figure here would never change again.
+    c.join({ t: [0] });
+    expect(await lags()).toEqual(["0=5"]);
+    c.batchDone("t", 0, 0);
+    expect(await lags()).toEqual(["0=0"]);
+    await supervised.stop();
+  });
+
   it("is not ready until its consumer has joined the group", async () => {
     const { supervised, started } = setup();
     await waitFor(() => started.length === 1);

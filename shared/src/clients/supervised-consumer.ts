@@ -130,6 +130,8 @@ export function superviseConsumer(options: SupervisedConsumerOptions): Supervise
   let rebuilds = 0;
   /** Partitions with records in hand: since when, and the latest failed try's error. */
   const inHand = new Map<string, { since: number; error?: string }>();
+  /** The partitions whose lag this consumer reports, by "topic:partition". */
+  const lagShown = new Map<string, { group: string; topic: string; partition: string }>();
   const handling: HandlingReport = {
     started(partition) {
       if (!inHand.has(partition)) inHand.set(partition, { since: Date.now() });
@@ -153,16 +155,27 @@ export function superviseConsumer(options: SupervisedConsumerOptions): Supervise
 
   function watch(consumer: Consumer, gen: number): void {
     const mine = () => gen === generation && !stopped;
-    consumer.on(consumer.events.GROUP_JOIN, () => {
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       if (!mine()) return;
       metrics?.joins.inc({ consumer: name });
-      // A new assignment: the records in hand may be someone else's now.
+      // A new assignment: the records in hand may be someone else's now, and so may the
+      // partitions whose lag this process showed (their new owner shows it; a figure left here
+      // would stay at whatever it was when they moved).
       inHand.clear();
+      const assigned = (payload as { memberAssignment?: Record<string, number[]> }).memberAssignment ?? {};
+      for (const [key, labels] of lagShown) {
+        if (assigned[labels.topic]?.includes(Number(labels.partition))) continue;
+        metrics?.lag.remove(labels);
+        lagShown.delete(key);
+      }
       setState("joined");
     });
     consumer.on(consumer.events.REBALANCING, () => mine() && setState("rebalancing"));
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-      metrics?.lag.set({ group: config.groupId, topic: payload.topic, partition: String(payload.partition) }, Math.max(0, Number(payload.offsetLag)));
+      if (!mine()) return;
+      const labels = { group: config.groupId, topic: payload.topic, partition: String(payload.partition) };
+      lagShown.set(`${labels.topic}:${labels.partition}`, labels);
+      metrics?.lag.set(labels, Math.max(0, Number(payload.offsetLag)));
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       if (!mine()) return;
