@@ -209,6 +209,59 @@ function rabbitmqRestart(): FaultScenario {
   };
 }
 
+/** Sums a metric's samples whose labels contain `labelPart` (all of them when empty) in a Prometheus text page. */
+function metricSum(page: string, name: string, labelPart = ""): number {
+  let sum = 0;
+  for (const line of page.split("\n")) {
+    if (!line.startsWith(name) || !(line[name.length] === " " || line[name.length] === "{")) continue;
+    if (labelPart && !line.includes(labelPart)) continue;
+    sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return sum;
+}
+
+/**
+ * Search hangs: chat must not notice (search is an optional dependency of the message service's
+ * readiness, and its indexer a consumer group of its own), and indexing must catch up by itself.
+ */
+function sonicStop(): FaultScenario {
+  const base = processStop(
+    "sonic-stop",
+    "SIGSTOP Sonic for 45 s, past a consumer's 30 s stall limit (a hung search engine: chat must not notice), then SIGCONT and check that indexing catches up",
+    45_000,
+    () => componentProcess("sonic", "sonic"),
+  );
+  let healedAt = 0;
+  return {
+    ...base,
+    async heal(ctx) {
+      await base.heal(ctx);
+      healedAt = Date.now();
+    },
+    async verify(ctx) {
+      const replicas = Object.entries(ctx.processes).filter(([name]) => name.startsWith("message-"));
+      const pages = () => Promise.all(replicas.map(([, url]) => fetch(`${url}/metrics`, { signal: AbortSignal.timeout(2000) }).then((r) => r.text()).catch(() => "")));
+      const deadline = Math.max(healedAt, Date.now()) + 90_000;
+      for (;;) {
+        const now = await pages();
+        const connected = now.every((p) => metricSum(p, "search_engine_connected") === 1);
+        const lag = now.reduce((sum, p) => sum + metricSum(p, "kafka_consumer_lag", "search-indexer"), 0);
+        // Caught up only once the indexer has handled batches again (a lag figure exists).
+        const reporting = now.some((p) => p.includes("search-indexer"));
+        if (connected && reporting && lag === 0) {
+          ctx.notes.push(`search indexing connected and caught up ${((Date.now() - healedAt) / 1000).toFixed(1)} s after SIGCONT`);
+          return;
+        }
+        if (Date.now() > deadline) {
+          ctx.notes.push(`search indexing not caught up 90 s after SIGCONT: channels ${connected ? "connected" : "not all connected"}, indexer lag ${lag}`);
+          return;
+        }
+        await ctx.sleep(1000, { abortable: false });
+      }
+    },
+  };
+}
+
 /** The scenarios, in the order a full run goes through them (fresh state each call). */
 export function faultScenarios(): FaultScenario[] {
   return [
@@ -231,6 +284,7 @@ export function faultScenarios(): FaultScenario[] {
     processStop("redis-stop", "SIGSTOP Redis for 20 s (hung presence and sessions: connections stay open, nothing answers), then SIGCONT", 20_000, () =>
       componentProcess("redis", "redis-server"),
     ),
+    sonicStop(),
   ];
 }
 
