@@ -247,9 +247,10 @@ function sonicStop(): FaultScenario {
         const connected = now.every((p) => metricSum(p, "search_engine_connected") === 1);
         const lag = now.reduce((sum, p) => sum + metricSum(p, "kafka_consumer_lag", "search-indexer"), 0);
         // Caught up only once the indexer has handled batches again (a lag figure exists).
-        const reporting = now.some((p) => p.includes("search-indexer"));
+        const reporting = now.some((p) => p.split("\n").some((line) => line.startsWith("kafka_consumer_lag{") && line.includes("search-indexer")));
         if (connected && reporting && lag === 0) {
-          ctx.notes.push(`search indexing connected and caught up ${((Date.now() - healedAt) / 1000).toFixed(1)} s after SIGCONT`);
+          // Checked from the end of the drain on: caught up at the latest by then.
+          ctx.notes.push(`search indexing connected and caught up when checked, ${((Date.now() - healedAt) / 1000).toFixed(1)} s after SIGCONT`);
           return;
         }
         if (Date.now() > deadline) {
