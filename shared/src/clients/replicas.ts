@@ -46,7 +46,6 @@ export function createReplicas(baseUrls: readonly string[], { restMs = 2000 }: R
   }
 
   return {
-    baseUrls,
     /** Runs `attempt` against a replica's base URL, and against the next while connections are refused. */
     async request<T>(attempt: (baseUrl: string) => Promise<T>): Promise<T> {
       let refused: unknown;

@@ -1,5 +1,6 @@
 import { autoMessageStats, planAutoMessages, queueDueAutoMessages, type AutoMessageStats } from "./automessages.ts";
 import { brokerOnPort, commandLine, isAlive, pidFromFile, servicePid, signalProcess, supervised } from "./stack-control.ts";
+import { parsePromText, sumOf } from "@chat/scheduler/src/ops/prom-text.ts";
 
 /** What a fault scenario can use; built by the CLI (or a test). */
 export interface FaultContext {
@@ -209,17 +210,6 @@ function rabbitmqRestart(): FaultScenario {
   };
 }
 
-/** Sums a metric's samples whose labels contain `labelPart` (all of them when empty) in a Prometheus text page. */
-function metricSum(page: string, name: string, labelPart = ""): number {
-  let sum = 0;
-  for (const line of page.split("\n")) {
-    if (!line.startsWith(name) || !(line[name.length] === " " || line[name.length] === "{")) continue;
-    if (labelPart && !line.includes(labelPart)) continue;
-    sum += Number(line.slice(line.lastIndexOf(" ") + 1));
-  }
-  return sum;
-}
-
 /**
  * Search hangs: chat must not notice (search is an optional dependency of the message service's
  * readiness, and its indexer a consumer group of its own), and indexing must catch up by itself.
@@ -240,15 +230,16 @@ function sonicStop(): FaultScenario {
     },
     async verify(ctx) {
       const replicas = Object.entries(ctx.processes).filter(([name]) => name.startsWith("message-"));
-      const pages = () => Promise.all(replicas.map(([, url]) => fetch(`${url}/metrics`, { signal: AbortSignal.timeout(2000) }).then((r) => r.text()).catch(() => "")));
+      const scrape = () =>
+        Promise.all(replicas.map(([, url]) => fetch(`${url}/metrics`, { signal: AbortSignal.timeout(2000) }).then((r) => r.text()).catch(() => ""))).then((pages) => pages.map(parsePromText));
       const deadline = Math.max(healedAt, Date.now()) + 90_000;
       for (;;) {
-        const now = await pages();
-        const connected = now.every((p) => metricSum(p, "search_engine_connected") === 1);
-        const lag = now.reduce((sum, p) => sum + metricSum(p, "kafka_consumer_lag", "search-indexer"), 0);
+        const now = await scrape();
+        const connected = now.every((m) => sumOf(m, "search_engine_connected") === 1);
+        const indexerLag = now.flatMap((m) => (m.get("kafka_consumer_lag") ?? []).filter((s) => s.labels.group?.endsWith("search-indexer")));
+        const lag = indexerLag.reduce((sum, s) => sum + s.value, 0);
         // Caught up only once the indexer has handled batches again (a lag figure exists).
-        const reporting = now.some((p) => p.split("\n").some((line) => line.startsWith("kafka_consumer_lag{") && line.includes("search-indexer")));
-        if (connected && reporting && lag === 0) {
+        if (connected && indexerLag.length > 0 && lag === 0) {
           // Checked from the end of the drain on: caught up at the latest by then.
           ctx.notes.push(`search indexing connected and caught up when checked, ${((Date.now() - healedAt) / 1000).toFixed(1)} s after SIGCONT`);
           return;
