@@ -186,6 +186,7 @@ export function startMessageService(config: MessageConfig, options: MessageServi
         logger,
         metrics,
         processed,
+        chunkRecords,
       });
       search.start();
       app.use(express.json({ limit: "256kb" }));

@@ -1,6 +1,6 @@
 import { Router } from "express";
 import type { Consumer, ConsumerConfig, Producer } from "kafkajs";
-import { Counter, Gauge, type Registry } from "prom-client";
+import { Counter, Gauge, type Histogram, type Registry } from "prom-client";
 import { authOf, requireAuth, superviseConsumer, validate, type Logger, type ReadinessCheck, type SupervisedConsumer, type TokenVerifier } from "@chat/shared";
 import { deadLetterTopicName, messageStoredTopic, searchQuerySchema, storedEventSchema, topicName } from "@chat/shared/contracts";
 import type { MessageConfig } from "../config.ts";
@@ -25,6 +25,7 @@ export interface SearchFeatureDeps {
   logger: Logger;
   metrics: Registry;
   processed: Counter<"topic" | "outcome">;
+  chunkRecords: Histogram<"topic">;
 }
 
 /**
@@ -71,9 +72,10 @@ export function createSearchFeature(deps: SearchFeatureDeps) {
               schema: storedEventSchema,
               logger: logger.child({ component: "search-indexer" }),
               processed: deps.processed,
+              chunkRecords: deps.chunkRecords,
               handle: index,
               handling,
-              lingerMs: config.KAFKA_FETCH_LINGER_MS,
+              lingerMs: config.SEARCH_INDEX_LINGER_MS,
             }),
         });
       } else if (!up && indexer) {
