@@ -158,8 +158,13 @@ function serviceKill(name: string, description: string): FaultScenario {
   };
 }
 
-function rabbitmqRestart(): FaultScenario {
-  const base = restartComponent("rabbitmq", "restart RabbitMQ while planned AutoMessages fall due (30 s window), then count them sent", 5000);
+/**
+ * `base` (a fault of RabbitMQ) while planned AutoMessages fall due: a plan due within 30 s is made
+ * during the warm-up, what is due is queued just before the fault, and after the drain the
+ * scenario waits (asking for the queue job every 10 s) until every planned one is sent or
+ * dead-lettered, and counts them.
+ */
+function whileAutoMessagesFallDue(base: FaultScenario): FaultScenario {
   let before: AutoMessageStats | undefined;
   let planned = 0;
   let healedAt = 0;
@@ -268,7 +273,15 @@ export function faultScenarios(): FaultScenario[] {
       () => serviceProcess("gateway-3000"),
     ),
     restartComponent("redis", "stack.sh down redis (presence, sessions, rate limits), 5 s, up again", 5000),
-    rabbitmqRestart(),
+    whileAutoMessagesFallDue(restartComponent("rabbitmq", "restart RabbitMQ while planned AutoMessages fall due (30 s window), then count them sent", 5000)),
+    whileAutoMessagesFallDue(
+      processStop(
+        "rabbitmq-stop",
+        "SIGSTOP RabbitMQ for 20 s while planned AutoMessages fall due (a hung queue broker: connections stay open, nothing answers), then SIGCONT and count them sent",
+        20_000,
+        () => componentProcess("rabbitmq", "rabbitmq-server"),
+      ),
+    ),
     restartComponent("mongo", "restart the Mongo-wire server (down, 5 s, up)", 5000),
     processStop("mongo-stop", "SIGSTOP the Mongo-wire server for 20 s (a hung store: connections stay open, nothing answers), then SIGCONT", 20_000, () =>
       componentProcess("mongo", "MongoWireServer"),
