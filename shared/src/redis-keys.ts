@@ -24,6 +24,12 @@ export function redisKeys(prefix: string) {
     gatewayUsers: (gatewayId: string) => `${prefix}presence:gw:${gatewayId}`,
     /** Sorted set gatewayId -> last heartbeat (ms since epoch). */
     gateways: () => `${prefix}presence:gateways`,
+    /**
+     * String, TTL a day from its last change: the version of a user's latest online/offline change
+     * (Redis time in µs, or one more than the last if that is not later), so gateways can drop a
+     * change that reaches them after a newer one.
+     */
+    presenceVersion: (userId: string) => `${prefix}presence:ver:${userId}`,
     /** String, short TTL: one sweeper at a time cleans a dead gateway. */
     sweepLock: (gatewayId: string) => `${prefix}presence:sweep:${gatewayId}`,
   };

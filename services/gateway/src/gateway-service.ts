@@ -19,6 +19,7 @@ import { runDeliveryConsumer } from "./delivery/delivery-consumer.ts";
 import { createGatewayMetrics } from "./gateway-metrics.ts";
 import { mountPublicApi } from "./http/public-api.ts";
 import { createRateLimiter } from "./http/rate-limiter.ts";
+import { createPresenceOrder } from "./presence/presence-order.ts";
 import { createPresence } from "./presence/presence.ts";
 import { createChatActions } from "./chat/chat-actions.ts";
 import { createConnectionCore } from "./connection/connection-core.ts";
@@ -95,6 +96,7 @@ export function startGateway(config: GatewayConfig, options: GatewayServiceOptio
 
       const gatewayMetrics = createGatewayMetrics(metrics, sessions);
 
+      const presenceOrder = createPresenceOrder();
       const deliveryConsumer = superviseConsumer({
         name: "delivery",
         createConsumer: kafka.createConsumer,
@@ -103,7 +105,7 @@ export function startGateway(config: GatewayConfig, options: GatewayServiceOptio
         config: { groupId: `${prefix}gateway.${gatewayId}`, sessionTimeout: config.KAFKA_SESSION_TIMEOUT_MS, heartbeatInterval: Math.floor(config.KAFKA_SESSION_TIMEOUT_MS / 5) },
         logger: log,
         registry: metrics,
-        start: (consumer) => runDeliveryConsumer(consumer, { topic: deliveryTopic, partitions: config.KAFKA_DELIVERY_PARTITIONS, sessions, logger: log, metrics: gatewayMetrics, lingerMs: config.KAFKA_FETCH_LINGER_MS }),
+        start: (consumer) => runDeliveryConsumer(consumer, { topic: deliveryTopic, partitions: config.KAFKA_DELIVERY_PARTITIONS, sessions, logger: log, metrics: gatewayMetrics, presenceOrder, lingerMs: config.KAFKA_FETCH_LINGER_MS }),
       });
       await presence.start();
 

@@ -1,4 +1,6 @@
+import { Kafka, logLevel } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { gatewayDeliveryTopicName } from "@chat/shared/contracts";
 import { call, registerUser, type TestUser } from "../../../test/helpers/api.ts";
 import { entries, startCluster, type TestCluster } from "../../../test/helpers/cluster.ts";
 import { createConversation, history, type ConversationView } from "../../../test/helpers/conversations.ts";
@@ -62,6 +64,47 @@ describe("live state across 3 gateways", () => {
     expect(online.body.userIds).not.toContain(alice.id);
     expect(online.body.userIds).toContain(bob.id);
     console.warn(`[measure] presence offline after clean disconnect: ${convergeMs} ms`);
+  });
+
+  it("leaves contacts with a user's latest state when they move between gateways, even when two changes arrive out of order", async () => {
+    const [alice, bob, carol] = await Promise.all([registerUser(gw(0), "mover"), registerUser(gw(0), "watcher"), registerUser(gw(0), "marker")]);
+    await createConversation(gw(0), alice, [bob]);
+    const bobWatch = await connect(2, bob);
+    const changesOf = (user: TestUser) =>
+      bobWatch.events.filter((e) => (e.event === "user_online" || e.event === "user_offline") && (e.payload as { userId?: string }).userId === user.id).map((e) => e.event);
+
+    // Moves as they happen: the device on one gateway leaves as one on the other arrives, and
+    // the two gateways announce their changes with the registry's versions.
+    let device = await connect(0, alice);
+    for (let move = 1; move <= 8; move++) {
+      device.close();
+      device = await connect(move % 2, alice);
+    }
+    await waitFor(async () => await isOnline(bob, alice), { what: "alice online in the registry" });
+    await sleep(1500); // late announcements, if any, have arrived
+    expect(changesOf(alice).at(-1)).toBe("user_online");
+
+    // Two changes that crossed on their way: the newer (online) reaches Bob's gateway first, the
+    // older (offline) after it, on the same partition (Bob's key). The older is dropped; a marker
+    // behind both shows that everything before it was handed out.
+    const prefix = cluster.env.KAFKA_TOPIC_PREFIX!;
+    const topic = gatewayDeliveryTopicName(prefix, `${prefix.slice(0, -1)}-gw2`);
+    const producer = new Kafka({ brokers: (process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(","), logLevel: logLevel.NOTHING }).producer();
+    await producer.connect();
+    try {
+      const presence = (userId: string, online: boolean, version: number) => ({
+        key: bob.id,
+        value: JSON.stringify({ v: 1, type: "presence", recipientId: bob.id, userId, online, version }),
+        headers: { type: "presence", v: "1" },
+      });
+      const base = Date.now() * 1000 + 60_000_000; // later than every version the registry gave so far
+      await producer.send({ topic, acks: -1, messages: [presence(alice.id, true, base + 2), presence(alice.id, false, base + 1), presence(carol.id, true, base)] });
+    } finally {
+      await producer.disconnect();
+    }
+    await waitFor(() => changesOf(carol).length > 0, { what: "the marker" });
+    expect(changesOf(alice).slice(-2)).toEqual(["user_online", "user_online"]);
+    device.close();
   });
 
   it("takes a SIGKILLed gateway's users offline within the bound", async () => {

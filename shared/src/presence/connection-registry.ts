@@ -1,38 +1,63 @@
 import type { ChainableCommander, Redis } from "ioredis";
 import type { RedisKeys } from "../redis-keys.ts";
 
+// The next version of a user's presence (KEYS[n] is presenceVersion, ARGV[n] its TTL in ms):
+// Redis's own clock in microseconds, or one more than the last version if that is not later
+// (two changes in one microsecond, a clock stepped back). A Redis that lost its data starts
+// again from its clock, so versions keep growing across its restarts too.
+const NEXT_VERSION = `
+local function next_version(key, ttl)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local v = math.max(tonumber(redis.call('GET', key) or '0') + 1, now)
+  redis.call('SET', key, string.format('%.0f', v), 'PX', ttl)
+  return v
+end
+`;
+
 // Registering and unregistering are single scripts so the "first device anywhere" and
-// "last device anywhere" answers are exact even with many gateways racing on one user.
-const REGISTER = `
+// "last device anywhere" answers are exact even with many gateways racing on one user; each
+// answers the change's version, or 0 when the user's presence did not change.
+const REGISTER = `${NEXT_VERSION}
 local before = redis.call('HLEN', KEYS[1])
 redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 redis.call('SADD', KEYS[2], ARGV[2])
-if before == 0 then
-  return redis.call('SADD', KEYS[3], ARGV[2])
+if before == 0 and redis.call('SADD', KEYS[3], ARGV[2]) == 1 then
+  return next_version(KEYS[4], ARGV[3])
 end
 return 0
 `;
 
-const UNREGISTER = `
+const UNREGISTER = `${NEXT_VERSION}
 local n = redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
 if n <= 0 then
   redis.call('HDEL', KEYS[1], ARGV[1])
   redis.call('SREM', KEYS[2], ARGV[2])
 end
-if redis.call('HLEN', KEYS[1]) == 0 then
-  return redis.call('SREM', KEYS[3], ARGV[2])
+if redis.call('HLEN', KEYS[1]) == 0 and redis.call('SREM', KEYS[3], ARGV[2]) == 1 then
+  return next_version(KEYS[4], ARGV[3])
 end
 return 0
 `;
 
-// Removes a dead gateway's share of every user; returns the users who are now offline.
-const SWEEP_USER = `
+// Removes a dead gateway's share of a user; answers the version of the change when the user is
+// now offline, else 0.
+const SWEEP_USER = `${NEXT_VERSION}
 redis.call('HDEL', KEYS[1], ARGV[1])
-if redis.call('HLEN', KEYS[1]) == 0 then
-  return redis.call('SREM', KEYS[2], ARGV[2])
+if redis.call('HLEN', KEYS[1]) == 0 and redis.call('SREM', KEYS[2], ARGV[2]) == 1 then
+  return next_version(KEYS[3], ARGV[3])
 end
 return 0
 `;
+
+/** How long a user's presence version is kept after their last change. */
+const VERSION_TTL_MS = "86400000";
+
+/** A user whose presence changed, with the change's version (greater for a later change). */
+export interface PresenceChange {
+  userId: string;
+  version: number;
+}
 
 // Sets a user's device count on one gateway to what that gateway holds (idempotent).
 const RESTORE_USER = `
@@ -74,20 +99,21 @@ export interface ConnectionRegistryOptions {
  * from history on the gateway they reconnect to.
  */
 export function createConnectionRegistry({ redis, keys, gatewayTtlMs = 15_000 }: ConnectionRegistryOptions) {
+  /** Runs REGISTER or UNREGISTER: the version of the user's presence change, if there was one. */
+  async function countConnection(script: string, gatewayId: string, userId: string): Promise<number | undefined> {
+    const keysOf = [keys.userGateways(userId), keys.gatewayUsers(gatewayId), keys.onlineUsers(), keys.presenceVersion(userId)];
+    const version = await redis.eval(script, keysOf.length, ...keysOf, gatewayId, userId, VERSION_TTL_MS);
+    return Number(version) || undefined;
+  }
+
   return {
     gatewayTtlMs,
 
-    /** One more connection of `userId` on `gatewayId`; true when it is the user's first anywhere. */
-    async register(gatewayId: string, userId: string): Promise<boolean> {
-      const first = await redis.eval(REGISTER, 3, keys.userGateways(userId), keys.gatewayUsers(gatewayId), keys.onlineUsers(), gatewayId, userId);
-      return first === 1;
-    },
+    /** One more connection of `userId` on `gatewayId`; the change's version when it is the user's first anywhere. */
+    register: (gatewayId: string, userId: string) => countConnection(REGISTER, gatewayId, userId),
 
-    /** One connection fewer; true when the user has no connection left anywhere. */
-    async unregister(gatewayId: string, userId: string): Promise<boolean> {
-      const last = await redis.eval(UNREGISTER, 3, keys.userGateways(userId), keys.gatewayUsers(gatewayId), keys.onlineUsers(), gatewayId, userId);
-      return last === 1;
-    },
+    /** One connection fewer; the change's version when the user has no connection left anywhere. */
+    unregister: (gatewayId: string, userId: string) => countConnection(UNREGISTER, gatewayId, userId),
 
     async heartbeat(gatewayId: string): Promise<void> {
       await redis.zadd(keys.gateways(), Date.now(), gatewayId);
@@ -140,14 +166,16 @@ export function createConnectionRegistry({ redis, keys, gatewayTtlMs = 15_000 }:
      * Removes a dead (or cleanly stopped) gateway's connections. Returns the users who
      * thereby went offline. Guarded by a short lock so two sweepers do not both report.
      */
-    async sweepGateway(gatewayId: string): Promise<string[] | undefined> {
+    async sweepGateway(gatewayId: string): Promise<PresenceChange[] | undefined> {
       const locked = await redis.set(keys.sweepLock(gatewayId), "1", "PX", 30_000, "NX");
       if (locked === null) return undefined;
-      const offline: string[] = [];
+      const offline: PresenceChange[] = [];
       const users = await redis.smembers(keys.gatewayUsers(gatewayId));
       for (const userId of users) {
-        const gone = await redis.eval(SWEEP_USER, 2, keys.userGateways(userId), keys.onlineUsers(), gatewayId, userId);
-        if (gone === 1) offline.push(userId);
+        const version = Number(
+          await redis.eval(SWEEP_USER, 3, keys.userGateways(userId), keys.onlineUsers(), keys.presenceVersion(userId), gatewayId, userId, VERSION_TTL_MS),
+        );
+        if (version > 0) offline.push({ userId, version });
       }
       await redis.multi().del(keys.gatewayUsers(gatewayId)).zrem(keys.gateways(), gatewayId).del(keys.sweepLock(gatewayId)).exec();
       return offline;

@@ -3,9 +3,13 @@ import { sleep, type Logger } from "@chat/shared";
 import { deliveryEventSchema, type DeliveryEvent } from "@chat/shared/contracts";
 import type { GatewayMetrics } from "../gateway-metrics.ts";
 import { deliverEntry, type LocalSessions } from "../connection/sessions.ts";
+import type { PresenceOrder } from "../presence/presence-order.ts";
 
-/** Hands one delivery event to the recipient's devices on this gateway. */
-export function dispatchDelivery(event: DeliveryEvent, sessions: LocalSessions, metrics?: Pick<GatewayMetrics, "messageDelivered">): void {
+/**
+ * Hands one delivery event to the recipient's devices on this gateway. A presence change older
+ * than one `presenceOrder` has already let through is dropped.
+ */
+export function dispatchDelivery(event: DeliveryEvent, sessions: LocalSessions, presenceOrder: PresenceOrder, metrics?: Pick<GatewayMetrics, "messageDelivered">): void {
   switch (event.type) {
     case "message": {
       let devices = 0;
@@ -33,6 +37,7 @@ export function dispatchDelivery(event: DeliveryEvent, sessions: LocalSessions, 
       }
       return;
     case "presence":
+      if (!presenceOrder.admit(event.userId, event.version)) return;
       for (const s of sessions.ofUser(event.recipientId)) s.emit(event.online ? "user_online" : "user_offline", { userId: event.userId });
       return;
     case "push":
@@ -86,6 +91,8 @@ export interface DeliveryConsumerDeps {
   metrics: GatewayMetrics;
   /** The topic's partitions: a fetch's batches are all handed out side by side, so they linger together. */
   partitions: number;
+  /** This gateway's memory of each user's newest presence change: one for every life of the consumer, so a replay after a restart cannot undo a newer change. */
+  presenceOrder: PresenceOrder;
   /** A pause after a fetch's events are handed out, before the next fetch (KAFKA_FETCH_LINGER_MS). @default 0 */
   lingerMs?: number;
 }
@@ -94,7 +101,7 @@ export interface DeliveryConsumerDeps {
  * Reads this gateway's own delivery topic (and nothing else): its delivery work grows
  * with its own users, not with the number of gateways.
  */
-export async function runDeliveryConsumer(consumer: Consumer, { topic, partitions, sessions, logger, metrics, lingerMs = 0 }: DeliveryConsumerDeps): Promise<void> {
+export async function runDeliveryConsumer(consumer: Consumer, { topic, partitions, sessions, logger, metrics, presenceOrder, lingerMs = 0 }: DeliveryConsumerDeps): Promise<void> {
   // A gateway's group has committed offsets from its first event on; `fromBeginning` only
   // matters when an offset is missing or out of range, and then a replay (which devices
   // de-duplicate by messageId) beats skipping to the end and losing what was in between.
@@ -114,7 +121,7 @@ export async function runDeliveryConsumer(consumer: Consumer, { topic, partition
         })();
         if (parsed?.success) {
           metrics.consumed.inc({ type: parsed.data.type });
-          dispatchDelivery(parsed.data, sessions, metrics);
+          dispatchDelivery(parsed.data, sessions, presenceOrder, metrics);
         } else {
           metrics.consumed.inc({ type: "invalid" });
           logger.warn({ topic, offset: message.offset }, "invalid delivery event skipped");

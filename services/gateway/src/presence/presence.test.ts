@@ -12,15 +12,17 @@ interface Lookup {
 
 function setup() {
   const devices = new Map<string, number>();
+  let version = 0;
   const registry = {
-    // Counts across the cluster, as the registry's scripts keep them: first and last device decide.
+    // Counts across the cluster, as the registry's scripts keep them: first and last device
+    // decide, and each change gets a greater version.
     async register(_gw: string, userId: string) {
       devices.set(userId, (devices.get(userId) ?? 0) + 1);
-      return devices.get(userId) === 1;
+      return devices.get(userId) === 1 ? ++version : undefined;
     },
     async unregister(_gw: string, userId: string) {
       devices.set(userId, (devices.get(userId) ?? 1) - 1);
-      return devices.get(userId) === 0;
+      return devices.get(userId) === 0 ? ++version : undefined;
     },
   } as unknown as ConnectionRegistry;
   const lookups: Lookup[] = [];
@@ -65,10 +67,10 @@ describe("presence announcements", () => {
     offline!.answer(["c1", "c2"]);
     await leaving;
     await settle();
-    // Only the newer announcement (online) went out; the late "offline" was dropped.
+    // Only the newer announcement (online, the third change) went out; the late "offline" was dropped.
     expect(published).toEqual([
-      { v: 1, type: "presence", recipientId: "c1", userId: "u1", online: true },
-      { v: 1, type: "presence", recipientId: "c2", userId: "u1", online: true },
+      { v: 1, type: "presence", recipientId: "c1", userId: "u1", online: true, version: 3 },
+      { v: 1, type: "presence", recipientId: "c2", userId: "u1", online: true, version: 3 },
     ]);
   });
 

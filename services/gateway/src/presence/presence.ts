@@ -1,4 +1,4 @@
-import type { ConnectionRegistry, DeliveryPublisher, Logger } from "@chat/shared";
+import type { ConnectionRegistry, DeliveryPublisher, Logger, PresenceChange } from "@chat/shared";
 import { CONTACTS_BATCH_MAX, type RecipientEvent } from "@chat/shared/contracts";
 import type { MessageClient } from "../backend/message-client.ts";
 
@@ -48,25 +48,27 @@ export function createPresence({ gatewayId, registry, messages, delivery, logger
    * at once is announced offline, then online; their contacts are looked up in separate
    * requests, which may come back in either order (to different message replicas). An
    * announcement whose user has a newer one by the time it could publish is dropped: the newer
-   * one tells the user's current state, and contacts never see a stale "offline" last.
+   * one tells the user's current state, and contacts never see a stale "offline" last. Across
+   * gateways, the registry's version on each change does the same at the receiving end
+   * (presence-order.ts).
    */
   const latest = new Map<string, number>();
   let begun = 0;
 
   // As many users at a time as one contacts request names (the message client asks for them
   // together): a swept gateway's thousands of users take a few round trips, not one each.
-  async function announce(userIds: string[], online: boolean): Promise<void> {
-    const mine = new Map(userIds.map((userId) => [userId, ++begun]));
+  async function announce(changes: PresenceChange[], online: boolean): Promise<void> {
+    const mine = new Map(changes.map(({ userId }) => [userId, ++begun]));
     for (const [userId, n] of mine) latest.set(userId, n);
     const current = (userId: string) => latest.get(userId) === mine.get(userId);
-    for (let i = 0; i < userIds.length; i += CONTACTS_BATCH_MAX) {
+    for (let i = 0; i < changes.length; i += CONTACTS_BATCH_MAX) {
       await Promise.all(
-        userIds.slice(i, i + CONTACTS_BATCH_MAX).map(async (userId) => {
+        changes.slice(i, i + CONTACTS_BATCH_MAX).map(async ({ userId, version }) => {
           try {
             if (!current(userId)) return;
             const contacts = await messages.contactsOf(userId);
             if (!current(userId)) return;
-            const events: RecipientEvent[] = contacts.map((recipientId) => ({ v: 1, type: "presence", recipientId, userId, online }));
+            const events: RecipientEvent[] = contacts.map((recipientId) => ({ v: 1, type: "presence", recipientId, userId, online, version }));
             await delivery.publish(events);
           } catch (err) {
             log.warn({ err, userId, online }, "presence announcement failed");
@@ -124,11 +126,13 @@ export function createPresence({ gatewayId, registry, messages, delivery, logger
     },
 
     async connected(userId: string): Promise<void> {
-      if (await registry.register(gatewayId, userId)) void announce([userId], true);
+      const version = await registry.register(gatewayId, userId);
+      if (version !== undefined) void announce([{ userId, version }], true);
     },
 
     async disconnected(userId: string): Promise<void> {
-      if (await registry.unregister(gatewayId, userId)) await announce([userId], false);
+      const version = await registry.unregister(gatewayId, userId);
+      if (version !== undefined) await announce([{ userId, version }], false);
     },
 
     /** Stops heart-beating and removes this gateway from the registry (clean shutdown). */

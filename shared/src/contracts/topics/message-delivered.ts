@@ -70,7 +70,19 @@ export const deliveryEventSchema = z.discriminatedUnion("type", [
     userId: idSchema,
     isTyping: z.boolean(),
   }),
-  z.object({ v: z.literal(1), type: z.literal("presence"), recipientId: idSchema, userId: idSchema, online: z.boolean() }),
+  z.object({
+    v: z.literal(1),
+    type: z.literal("presence"),
+    recipientId: idSchema,
+    userId: idSchema,
+    online: z.boolean(),
+    /**
+     * The change's version from the registry (greater for a later change of the same user): a
+     * gateway drops a change older than one it already handed out. Absent from gateways that
+     * predate it; those changes are handed out as they come.
+     */
+    version: z.number().int().positive().optional(),
+  }),
   z.object({ v: z.literal(1), type: z.literal("push"), recipientId: idSchema, event: z.string(), data: z.unknown() }),
   /** To every device on the gateway: written once to each live gateway's topic. */
   z.object({ v: z.literal(1), type: z.literal("broadcast"), event: z.string(), data: z.unknown() }),
