@@ -5,7 +5,7 @@ import { call, registerUser, type TestUser } from "../../../test/helpers/api.ts"
 import { entries, startCluster, type TestCluster } from "../../../test/helpers/cluster.ts";
 import { createConversation, history, type ConversationView } from "../../../test/helpers/conversations.ts";
 import { createClientTracker, expectOk, type ChatClient } from "../../../test/helpers/sockets.ts";
-import { waitFor } from "../../../shared/src/testing/index.ts";
+import { stackEnv, waitFor } from "../../../shared/src/testing/index.ts";
 
 const PRESENCE_TTL_MS = 4000;
 const SWEEP_MS = 1000;
@@ -89,7 +89,7 @@ describe("live state across 3 gateways", () => {
     // behind both shows that everything before it was handed out.
     const prefix = cluster.env.KAFKA_TOPIC_PREFIX!;
     const topic = gatewayDeliveryTopicName(prefix, `${prefix.slice(0, -1)}-gw2`);
-    const producer = new Kafka({ brokers: (process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(","), logLevel: logLevel.NOTHING }).producer();
+    const producer = new Kafka({ brokers: stackEnv.kafkaBrokers, logLevel: logLevel.NOTHING }).producer();
     await producer.connect();
     try {
       const presence = (userId: string, online: boolean, version: number) => ({
