@@ -44,7 +44,7 @@ export function startGateway(config: GatewayConfig, options: GatewayServiceOptio
       const gatewayId = config.GATEWAY_ID;
       const prefix = config.KAFKA_TOPIC_PREFIX;
       const log = logger.child({ gatewayId });
-      const kafka = await createKafka({ clientId: gatewayId, brokers: config.KAFKA_BROKERS, logger: log });
+      const kafka = await createKafka({ clientId: gatewayId, brokers: config.KAFKA_BROKERS, logger: log, metrics });
       const redis = await createRedis({ url: config.REDIS_URL, logger: log, connectionName: gatewayId });
       const keys = redisKeys(config.REDIS_PREFIX);
       const verifier = createTokenVerifier({ publicKey: config.JWT_PUBLIC_KEY, redis: redis.redis, keys });

@@ -7,14 +7,17 @@ import { createConversation, history } from "../../../test/helpers/conversations
 import { createClientTracker, expectOk } from "../../../test/helpers/sockets.ts";
 import { uniqueName, waitFor } from "../../../shared/src/testing/index.ts";
 
-async function deliveryEventsConsumed(gatewayUrl: string): Promise<number> {
+/** The sum of a gateway's samples whose line starts with `series` (a metric name and, optionally, the start of its labels). */
+async function metricTotal(gatewayUrl: string, series: string): Promise<number> {
   const text = await (await fetch(`${gatewayUrl}/metrics`)).text();
   let total = 0;
   for (const line of text.split("\n")) {
-    if (line.startsWith("gateway_delivery_events_consumed_total{")) total += Number(line.split(" ").pop());
+    if (line.startsWith(series)) total += Number(line.split(" ").pop());
   }
   return total;
 }
+
+const deliveryEventsConsumed = (gatewayUrl: string) => metricTotal(gatewayUrl, "gateway_delivery_events_consumed_total{");
 
 // The same suite at 1 and at 3 gateway replicas: multi-node behaviour must not differ.
 describe.each([1, 3])("message delivery with %i gateway(s)", (gatewayCount) => {
@@ -50,6 +53,9 @@ describe.each([1, 3])("message delivery with %i gateway(s)", (gatewayCount) => {
     expect(got).toMatchObject({ messageId: ack.messageId, seq: 1, content: "hi Bob", senderId: alice.id, conversationId: conv.id });
     expect(stored.messages[0]).toMatchObject({ messageId: ack.messageId, seq: got!.seq });
     expect(aliceC.messages[0]!.messageId).toBe(ack.messageId);
+    // The sender's gateway produced the send and fetched its deliveries, and counted both.
+    expect(await metricTotal(gw(0), 'kafka_client_requests_total{role="producer",api="Produce",')).toBeGreaterThan(0);
+    expect(await metricTotal(gw(0), 'kafka_client_requests_total{role="consumer",api="Fetch",')).toBeGreaterThan(0);
 
     // Nothing arrives twice.
     await new Promise((r) => setTimeout(r, 500));

@@ -53,7 +53,7 @@ export function startMessageService(config: MessageConfig, options: MessageServi
     config.PORT,
     async ({ logger, app, registry: metrics }) => {
       const prefix = config.KAFKA_TOPIC_PREFIX;
-      const kafka = await createKafka({ clientId: "message-service", brokers: config.KAFKA_BROKERS, logger });
+      const kafka = await createKafka({ clientId: "message-service", brokers: config.KAFKA_BROKERS, logger, metrics });
       const mongo = await createMongo({ url: config.MONGO_URL, dbName: config.MONGO_DB, logger });
       const redis = await createRedis({ url: config.REDIS_URL, logger, connectionName: "message" });
       const keys = redisKeys(config.REDIS_PREFIX);

@@ -16,7 +16,7 @@ export function startWorker(config: WorkerConfig, options: RoleOptions = {}): Pr
     config.PORT,
     async ({ logger, registry: metrics }) => {
       const mongo = await createMongo({ url: config.MONGO_URL, dbName: config.MONGO_DB, logger });
-      const kafka = await createKafka({ clientId: "automessage-worker", brokers: config.KAFKA_BROKERS, logger });
+      const kafka = await createKafka({ clientId: "automessage-worker", brokers: config.KAFKA_BROKERS, logger, metrics });
       const amqp = await createAmqp({ url: config.AMQP_URL, logger, prefetch: config.WORKER_PREFETCH });
       await kafka.ensureTopics(pipelineTopics(config));
       const store = createAutoMessageStore(mongo.db);

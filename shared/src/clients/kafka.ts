@@ -9,6 +9,7 @@ import {
   type Producer,
   type ProducerConfig,
 } from "kafkajs";
+import { Counter, type Registry } from "prom-client";
 import type { Logger } from "../logger.ts";
 import { withRetry } from "./retry.ts";
 import { withTimeout, type Dependency } from "./dependency.ts";
@@ -21,6 +22,8 @@ export interface KafkaOptions {
   clientId: string;
   brokers: string[];
   logger: Logger;
+  /** Where `kafka_client_requests_total` is reported; none, no count. */
+  metrics?: Registry;
 }
 
 export interface TopicSpec {
@@ -67,7 +70,26 @@ function kafkaLogCreator(logger: Logger) {
     };
 }
 
-export async function createKafka({ clientId, brokers, logger }: KafkaOptions): Promise<KafkaDependency> {
+/**
+ * Counts the requests each producer and consumer sends to the brokers, by API (Produce, Fetch,
+ * OffsetCommit, Heartbeat, ...): a client's cost is mostly per request, so requests per message
+ * say how well its batches fill.
+ */
+function requestCounter(metrics: Registry | undefined) {
+  if (!metrics) return undefined;
+  const counter = new Counter({
+    name: "kafka_client_requests_total",
+    help: "Requests this process's Kafka producers and consumers sent to the brokers, by client role and API",
+    labelNames: ["role", "api"] as const,
+    registers: [metrics],
+  });
+  return (role: "producer" | "consumer") =>
+    ({ payload }: { payload: { apiName: string } }) =>
+      counter.inc({ role, api: payload.apiName });
+}
+
+export async function createKafka({ clientId, brokers, logger, metrics }: KafkaOptions): Promise<KafkaDependency> {
+  const countRequests = requestCounter(metrics);
   const log = logger.child({ component: "kafka" });
   const kafka = new Kafka({
     clientId,
@@ -136,6 +158,7 @@ export async function createKafka({ clientId, brokers, logger }: KafkaOptions): 
         createPartitioner: KeyPartitioner,
         ...config,
       });
+      if (countRequests) producer.on(producer.events.REQUEST, countRequests("producer"));
       await withRetry(() => producer.connect(), { what: "kafka producer connect", logger: log });
       producers.push(producer);
       return producer;
@@ -143,6 +166,7 @@ export async function createKafka({ clientId, brokers, logger }: KafkaOptions): 
     createConsumer(config) {
       const consumer = kafka.consumer({ allowAutoTopicCreation: false, ...config });
       consumers.add(consumer);
+      if (countRequests) consumer.on(consumer.events.REQUEST, countRequests("consumer"));
       consumer.on(consumer.events.DISCONNECT, () => consumers.delete(consumer));
       return consumer;
     },
