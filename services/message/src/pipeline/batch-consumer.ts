@@ -132,7 +132,7 @@ export async function runBatchConsumer<S extends z.ZodTypeAny>(consumer: Consume
           return { message, reason: "MALFORMED_JSON" };
         }
       });
-      const valid = parsed.filter((p) => p.value !== undefined);
+      const valid = parsed.flatMap((p) => (p.value === undefined ? [] : [{ message: p.message, value: p.value }]));
       const partition = `${batch.topic}:${batch.partition}`;
       const input = { records: valid.map((p) => p.value), origins: valid.map((p) => `${partition}:${p.message.offset}`) };
       opts.handling?.started(partition);
@@ -154,7 +154,7 @@ export async function runBatchConsumer<S extends z.ZodTypeAny>(consumer: Consume
           await heartbeat();
         }
       }
-      const byRecord = new Map(valid.map((p) => [p.value, p.message]));
+      const byRecord = new Map<z.infer<S>, KafkaMessage>(valid.map((p) => [p.value, p.message]));
       await deadLetter(
         [
           ...parsed.filter((p) => p.reason).map((p) => ({ message: p.message, reason: p.reason! })),

@@ -29,7 +29,7 @@ const PROMETHEUS_BACKOFF_MS = 30_000;
 const queryRangeSchema = z.object({
   status: z.literal("success"),
   data: z.object({
-    result: z.array(z.object({ metric: z.record(z.string()), values: z.array(z.tuple([z.number(), z.string()])) })),
+    result: z.array(z.object({ metric: z.record(z.string(), z.string()), values: z.array(z.tuple([z.number(), z.string()])) })),
   }),
 });
 
