@@ -66,7 +66,7 @@ export function startGateway(config: GatewayConfig, options: GatewayServiceOptio
       const producer = await kafka.createProducer();
       const batching = createBatchingProducer(producer);
       const connections = createConnectionRegistry({ redis: redis.redis, keys, gatewayTtlMs: config.PRESENCE_GATEWAY_TTL_MS });
-      const delivery = createDeliveryPublisher({ producer, registry: connections, topicPrefix: prefix });
+      const delivery = createDeliveryPublisher({ producer, admin: kafka.admin, registry: connections, topicPrefix: prefix, logger: log, metrics });
       const messages = createMessageClient({ baseUrl: config.MESSAGE_URL, internalToken: config.INTERNAL_API_TOKEN });
       const sessions = createLocalSessions();
       const presence = createPresence({

@@ -70,7 +70,7 @@ export function startMessageService(config: MessageConfig, options: MessageServi
       const producer = await kafka.createProducer();
       const batching = createBatchingProducer(producer);
       const connections = createConnectionRegistry({ redis: redis.redis, keys });
-      const delivery = createDeliveryPublisher({ producer, registry: connections, topicPrefix: prefix });
+      const delivery = createDeliveryPublisher({ producer, admin: kafka.admin, registry: connections, topicPrefix: prefix, logger, metrics });
       const processed = new Counter({
         name: "message_records_processed_total",
         help: "Kafka records handled by the message service, by outcome: ok, dead-lettered, or failed (in a try that failed: a dependency away; they are handled again)",

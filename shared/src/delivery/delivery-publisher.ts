@@ -1,7 +1,10 @@
-import type { Message, Producer, TopicMessages } from "kafkajs";
+import type { Admin, Message, Producer, TopicMessages } from "kafkajs";
+import { Gauge, type Registry } from "prom-client";
 import { sendBatchUntil } from "../clients/send-batch.ts";
+import type { Logger } from "../logger.ts";
 import type { ConnectionRegistry } from "../presence/connection-registry.ts";
-import { gatewayDeliveryTopicName, type BroadcastEvent, type RecipientEvent } from "../contracts/topics/message-delivered.ts";
+import { createRecipientRouter } from "./recipient-router.ts";
+import { gatewayDeliveryTopicName, gatewaysOfDeliveryTopics, type BroadcastEvent, type RecipientEvent } from "../contracts/topics/message-delivered.ts";
 
 export interface DeliveryPublisherDeps {
   producer: Producer;
@@ -9,14 +12,33 @@ export interface DeliveryPublisherDeps {
   topicPrefix: string;
   /** How long one publish keeps re-sending while Kafka elects leaders, before it fails. @default 30000 */
   sendTimeoutMs?: number;
+  /** Lists the delivery topics, and so every gateway that may hold a device, without the registry (recipient-router.ts). */
+  admin: Pick<Admin, "listTopics">;
+  /** How long a registry read may take before events go to every gateway (recipient-router.ts). @default 1000 */
+  registryTimeoutMs?: number;
+  logger?: Logger;
+  /** Where `delivery_routing_everywhere` is reported. */
+  metrics?: Registry;
 }
 
 /**
  * Turns per-recipient events into records on the topics of the gateways where each
  * recipient is connected right now. Recipients connected nowhere get nothing: they read
  * history when they come back (the registration-before-catch-up order makes that safe).
+ * While the registry does not answer, events go to every gateway (`recipient-router.ts`), so
+ * deliveries do not wait for Redis.
  */
-export function createDeliveryPublisher({ producer, registry, topicPrefix, sendTimeoutMs = 30_000 }: DeliveryPublisherDeps) {
+export function createDeliveryPublisher({ producer, registry, topicPrefix, sendTimeoutMs = 30_000, admin, registryTimeoutMs, logger, metrics }: DeliveryPublisherDeps) {
+  const everywhere = metrics
+    ? new Gauge({
+        name: "delivery_routing_everywhere",
+        help: "1 while the connection registry does not answer and delivery events go to every gateway instead of the recipients' own",
+        registers: [metrics],
+      })
+    : undefined;
+  everywhere?.set(0);
+  const listGateways = async () => gatewaysOfDeliveryTopics(topicPrefix, await admin.listTopics());
+  const router = createRecipientRouter({ registry, listGateways, logger, timeoutMs: registryTimeoutMs, onDegraded: (on) => everywhere?.set(on ? 1 : 0) });
   return {
     /**
      * Resolves when every record is durable in Kafka; returns how many delivery records were
@@ -25,7 +47,7 @@ export function createDeliveryPublisher({ producer, registry, topicPrefix, sendT
      */
     async publish(events: RecipientEvent[], alongside: TopicMessages[] = []): Promise<number> {
       if (events.length === 0 && alongside.length === 0) return 0;
-      const gateways = events.length === 0 ? new Map<string, string[]>() : await registry.gatewaysOf(events.map((e) => e.recipientId));
+      const gateways = events.length === 0 ? new Map<string, string[]>() : await router.gatewaysOf(events.map((e) => e.recipientId));
       const byTopic = new Map<string, Message[]>();
       for (const event of events) {
         for (const gatewayId of gateways.get(event.recipientId) ?? []) {

@@ -104,3 +104,9 @@ export const messageDeliveredTopic = defineTopic({
 });
 
 export const gatewayDeliveryTopicName = (prefix: string, gatewayId: string) => `${prefix}${messageDeliveredTopic.name}.${gatewayId}`;
+
+/** The gateways whose delivery topics are among `topics` (every gateway creates its own before it accepts a connection). */
+export function gatewaysOfDeliveryTopics(prefix: string, topics: string[]): string[] {
+  const head = gatewayDeliveryTopicName(prefix, "");
+  return topics.filter((t) => t.length > head.length && t.startsWith(head)).map((t) => t.slice(head.length));
+}
