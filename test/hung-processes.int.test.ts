@@ -4,7 +4,7 @@
 // - Redis: when it answers again every heartbeat in it is equally old; judged by their age,
 //   every gateway would look dead at once, deliveries would go to no gateway and sweeps would
 //   take connected users offline. Meanwhile deliveries must not wait for it: they go to every
-//   gateway it last listed.
+//   gateway whose delivery topic exists.
 // - A gateway: the other one rightly sweeps it, and what is sent to its devices meanwhile goes
 //   to no gateway; once it runs again it must have them catch up.
 import { spawn, type ChildProcess } from "node:child_process";
@@ -67,7 +67,7 @@ describe("hung processes under load (its own redis-server, 2 gateways)", () => {
 
   it("Redis hangs 8 s: every acknowledged message reaches the devices, which stayed connected, without waiting for Redis", async () => {
     const report = await hangUnderLoad(redis!.pid!, "rf");
-    // Deliveries go to every known gateway while the registry does not answer (1 s), instead
+    // Deliveries go to every gateway once the registry has not answered for 1 s, instead
     // of stopping for the whole hang.
     expect(report.longestPauseMs, JSON.stringify(report)).toBeLessThan(TTL_MS);
   }, 120_000);

@@ -14,8 +14,6 @@ export interface DeliveryPublisherDeps {
   sendTimeoutMs?: number;
   /** Lists the delivery topics, and so every gateway that may hold a device, without the registry (recipient-router.ts). */
   admin: Pick<Admin, "listTopics">;
-  /** How long a registry read may take before events go to every gateway (recipient-router.ts). @default 1000 */
-  registryTimeoutMs?: number;
   logger?: Logger;
   /** Where `delivery_routing_everywhere` is reported. */
   metrics?: Registry;
@@ -28,7 +26,7 @@ export interface DeliveryPublisherDeps {
  * While the registry does not answer, events go to every gateway (`recipient-router.ts`), so
  * deliveries do not wait for Redis.
  */
-export function createDeliveryPublisher({ producer, registry, topicPrefix, sendTimeoutMs = 30_000, admin, registryTimeoutMs, logger, metrics }: DeliveryPublisherDeps) {
+export function createDeliveryPublisher({ producer, registry, topicPrefix, sendTimeoutMs = 30_000, admin, logger, metrics }: DeliveryPublisherDeps) {
   const everywhere = metrics
     ? new Gauge({
         name: "delivery_routing_everywhere",
@@ -36,9 +34,8 @@ export function createDeliveryPublisher({ producer, registry, topicPrefix, sendT
         registers: [metrics],
       })
     : undefined;
-  everywhere?.set(0);
   const listGateways = async () => gatewaysOfDeliveryTopics(topicPrefix, await admin.listTopics());
-  const router = createRecipientRouter({ registry, listGateways, logger, timeoutMs: registryTimeoutMs, onDegraded: (on) => everywhere?.set(on ? 1 : 0) });
+  const router = createRecipientRouter({ registry, listGateways, logger, onDegraded: (on) => everywhere?.set(on ? 1 : 0) });
   return {
     /**
      * Resolves when every record is durable in Kafka; returns how many delivery records were
