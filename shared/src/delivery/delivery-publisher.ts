@@ -62,9 +62,12 @@ export function createDeliveryPublisher({ producer, registry, topicPrefix, sendT
       return written;
     },
 
-    /** One record on the topic of every gateway the registry knows; returns how many gateways it went to. */
+    /**
+     * One record on the topic of every gateway the registry knows (every gateway with a delivery
+     * topic while the registry is away); returns how many gateways it went to.
+     */
     async broadcast(event: BroadcastEvent): Promise<number> {
-      const gateways = await registry.knownGateways();
+      const gateways = await router.liveGateways();
       if (gateways.length === 0) return 0;
       const value = JSON.stringify(event);
       await sendBatchUntil(

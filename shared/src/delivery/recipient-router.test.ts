@@ -66,6 +66,16 @@ describe("recipient router", () => {
     expect(await router.gatewaysOf(["alice", "bob"])).toEqual(new Map([["alice", ["gw-1"]]]));
   });
 
+  it("sends a broadcast to the live gateways, or while the registry hangs to every gateway", async () => {
+    const registry = fakeRegistry({ alice: ["gw-1"] });
+    const router = createRecipientRouter({ registry, listGateways, timeoutMs: 50 });
+    expect(await router.liveGateways()).toEqual(["gw-1"]);
+    await flush();
+    registry.hang();
+    expect(await router.liveGateways()).toEqual(["gw-1", "gw-2"]);
+    registry.wake();
+  });
+
   it("fails as the registry does while it has no list of gateways", async () => {
     const registry = fakeRegistry({});
     registry.hang();

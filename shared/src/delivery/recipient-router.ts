@@ -69,31 +69,42 @@ export function createRecipientRouter({ registry, listGateways, logger, timeoutM
       .finally(() => (probing = undefined));
   }
 
-  function everywhere(userIds: string[], cause: unknown): Map<string, string[]> {
-    if (everyGateway.length === 0) throw cause;
-    return new Map(userIds.map((id) => [id, everyGateway]));
+  /** Asks the registry, or while it is away (or does not answer within `timeoutMs`) answers `fallback` from the list of gateways. */
+  async function route<T>(read: () => Promise<T>, fallback: (gateways: string[]) => T): Promise<T> {
+    refreshList();
+    if (awaySince !== undefined) {
+      probe();
+      if (everyGateway.length === 0) throw new Error("the connection registry is not answering");
+      return fallback(everyGateway);
+    }
+    try {
+      return await withTimeout(read(), timeoutMs, "connection registry read");
+    } catch (err) {
+      if (everyGateway.length === 0) throw err;
+      if (awaySince === undefined) {
+        awaySince = Date.now();
+        logger?.warn({ err, gateways: everyGateway.length }, "connection registry not answering: deliveries go to every gateway until it does");
+        onDegraded?.(true);
+      }
+      probe();
+      return fallback(everyGateway);
+    }
   }
 
   return {
     /** The gateways each recipient's events go to (users connected nowhere are absent). */
-    async gatewaysOf(userIds: string[]): Promise<Map<string, string[]>> {
-      refreshList();
-      if (awaySince !== undefined) {
-        probe();
-        return everywhere(userIds, new Error("the connection registry is not answering"));
-      }
-      try {
-        return await withTimeout(registry.gatewaysOf(userIds), timeoutMs, "connection registry read");
-      } catch (err) {
-        if (everyGateway.length === 0) throw err;
-        if (awaySince === undefined) {
-          awaySince = Date.now();
-          logger?.warn({ err, gateways: everyGateway.length }, "connection registry not answering: deliveries go to every gateway until it does");
-          onDegraded?.(true);
-        }
-        probe();
-        return everywhere(userIds, err);
-      }
+    gatewaysOf(userIds: string[]): Promise<Map<string, string[]>> {
+      return route(
+        () => registry.gatewaysOf(userIds),
+        (gateways) => new Map(userIds.map((id) => [id, gateways])),
+      );
+    },
+    /** The gateways a broadcast goes to: those the registry knows to be alive. */
+    liveGateways(): Promise<string[]> {
+      return route(
+        () => registry.knownGateways(),
+        (gateways) => gateways,
+      );
     },
   };
 }
