@@ -72,23 +72,22 @@ export function createRecipientRouter({ registry, listGateways, logger, timeoutM
   /** Asks the registry, or while it is away (or does not answer within `timeoutMs`) answers `fallback` from the list of gateways. */
   async function route<T>(read: () => Promise<T>, fallback: (gateways: string[]) => T): Promise<T> {
     refreshList();
-    if (awaySince !== undefined) {
-      probe();
-      if (everyGateway.length === 0) throw new Error("the connection registry is not answering");
-      return fallback(everyGateway);
-    }
-    try {
-      return await withTimeout(read(), timeoutMs, "connection registry read");
-    } catch (err) {
-      if (everyGateway.length === 0) throw err;
-      if (awaySince === undefined) {
-        awaySince = Date.now();
-        logger?.warn({ err, gateways: everyGateway.length }, "connection registry not answering: deliveries go to every gateway until it does");
-        onDegraded?.(true);
+    if (awaySince === undefined) {
+      try {
+        return await withTimeout(read(), timeoutMs, "connection registry read");
+      } catch (err) {
+        if (everyGateway.length === 0) throw err;
+        // Reads that were already waiting fail too: the first one starts the spell.
+        if (awaySince === undefined) {
+          awaySince = Date.now();
+          logger?.warn({ err, gateways: everyGateway.length }, "connection registry not answering: deliveries go to every gateway until it does");
+          onDegraded?.(true);
+        }
       }
-      probe();
-      return fallback(everyGateway);
     }
+    probe();
+    if (everyGateway.length === 0) throw new Error("the connection registry is not answering");
+    return fallback(everyGateway);
   }
 
   return {
